@@ -1,0 +1,94 @@
+# swarmd - build, run, test.
+#   make            optimised build: build/release/swarmd
+#   make run        build and start swarmd on :6969 in the foreground
+#   make test       install missing test dependencies, build, run every suite
+#   make bench      benchmarks (bench/)      make fuzz   long libFuzzer runs (fuzz/)
+# Variants (VARIANT=...): release (operators; no -Werror), check (release + -Werror, used by
+# make test), asan (ASan+UBSan, -fno-sanitize-recover=all, -Werror).
+
+VARIANT ?= release
+O := build/$(VARIANT)
+CC ?= cc
+ifeq ($(CC),cc)
+CC := gcc
+endif
+
+UNAME_S := $(shell uname -s)
+ifeq ($(UNAME_S),Linux)
+LOOP_BACKEND ?= epoll
+else
+LOOP_BACKEND ?= poll
+endif
+
+WARN := -Wall -Wextra -Wshadow -Wpointer-arith -Wmissing-prototypes -Wstrict-prototypes
+BASE_CFLAGS := -std=gnu11 -g $(WARN) -D_GNU_SOURCE -Isrc -pthread -MMD -MP
+ifeq ($(VARIANT),release)
+VCFLAGS := -O2
+else ifeq ($(VARIANT),check)
+VCFLAGS := -O2 -Werror
+else ifeq ($(VARIANT),asan)
+VCFLAGS := -O1 -Werror -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=all
+else
+$(error unknown VARIANT $(VARIANT))
+endif
+ALL_CFLAGS := $(BASE_CFLAGS) $(VCFLAGS) $(CFLAGS)
+ALL_LDFLAGS := -pthread $(filter -fsanitize=%,$(VCFLAGS)) $(LDFLAGS)
+LIBS := -lz
+
+LIB_SRC := $(filter-out src/main.c src/net/loop_%.c,$(wildcard src/*.c src/*/*.c)) \
+	src/net/loop_$(LOOP_BACKEND).c
+LIB_OBJ := $(LIB_SRC:%.c=$(O)/%.o)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
+FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
+REPLAY_BIN := $(FUZZ_SRC:fuzz/fuzz_%.c=$(O)/fuzz/replay_%)
+
+.PHONY: all run test unit-bins clean bench fuzz deps
+all: $(O)/swarmd
+
+$(O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(O)/libswarmd.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(O)/swarmd: $(O)/src/main.o $(O)/libswarmd.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(O)/tests/%: $(O)/tests/unit/%.o $(O)/libswarmd.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+# Fuzz harnesses linked with a deterministic driver that replays corpus files once each.
+$(O)/fuzz/replay_%: $(O)/fuzz/fuzz_%.o $(O)/fuzz/replay.o $(O)/libswarmd.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+# Everything make test needs from one variant.
+unit-bins: $(O)/swarmd $(UNIT_BIN) $(REPLAY_BIN)
+
+run: all
+	./$(O)/swarmd
+
+deps:
+	@sh tests/deps.sh
+
+test: deps
+	$(MAKE) VARIANT=check unit-bins
+	$(MAKE) VARIANT=asan unit-bins
+	@sh tests/run.sh
+
+bench: deps
+	$(MAKE) VARIANT=release all
+	@sh bench/run.sh
+
+FUZZ_SECONDS ?= 600
+fuzz:
+	@sh fuzz/run.sh $(FUZZ_SECONDS)
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

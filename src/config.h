@@ -1,0 +1,73 @@
+/* config.h - run-time configuration: defaults, command-line flags and the config file.
+ *
+ * Precedence: built-in defaults < config file (-f) < command-line flags. Parsing is pure
+ * (text in, struct out, error message naming the flag or "file:line" out); nothing here opens
+ * sockets or files except config_load_file reading the file. The struct is read-only once the
+ * workers start. */
+#ifndef SWARMD_CONFIG_H
+#define SWARMD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/addr.h"
+
+#define CONFIG_MAX_LISTEN 32
+#define CONFIG_MAX_NUMWANT 1000
+#define CONFIG_DEFAULT_PORT 6969
+
+enum listen_proto { LISTEN_TCP = 1, LISTEN_UDP = 2, LISTEN_BOTH = 3 };
+
+struct listen_spec {
+    struct peer_addr addr; /* port 0 with has_port false: use http_port / udp_port */
+    bool has_port;
+    enum listen_proto proto;
+};
+
+struct config {
+    /* listen.* / -i / -p / -P. No entry at all: 0.0.0.0 and :: on both ports. */
+    struct listen_spec listen[CONFIG_MAX_LISTEN];
+    unsigned n_listen;
+    uint16_t http_port, udp_port;     /* 6969, 6969 */
+
+    unsigned workers;                 /* tracker.workers / listen.udp.workers / -t; 0 = CPUs */
+    uint32_t interval, min_interval;  /* 1800, 900 */
+    uint32_t peer_timeout;            /* 2700 */
+    unsigned numwant, max_numwant;    /* 50, 200 */
+    unsigned scrape_max_hashes;       /* tracker.scrape_max_hashes: 64 */
+    bool fullscrape;                  /* tracker.fullscrape: on */
+    unsigned fullscrape_cache;        /* tracker.fullscrape_cache SEC: 10 */
+    char redirect_url[512];           /* tracker.redirect_url: "" = none */
+
+    size_t http_head_max;             /* http.head_max: 8192 */
+    unsigned http_idle_timeout;       /* http.idle_timeout SEC: 30 */
+    unsigned http_max_conns;          /* http.max_connections (total): 10000 */
+
+    int log_level;                    /* -q / -v: 1 warn, 2 info (default), 3 debug */
+    char config_file[512];            /* -f */
+    bool check_config;                /* --check-config */
+};
+
+void config_defaults(struct config *c);
+
+/* Apply one "key value" setting (value may be empty). false + err on unknown key/bad value. */
+bool config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen);
+
+/* Parse a config file's text: "key value" lines, '#' comments, blank lines. Errors are
+ * "FILE:LINE: message". */
+bool config_parse_text(struct config *c, const char *text, size_t len, const char *fname,
+                       char *err, size_t errlen);
+
+enum config_args_result { CONFIG_ARGS_RUN, CONFIG_ARGS_EXIT_OK, CONFIG_ARGS_ERROR };
+/* Parse argv (reads the -f file itself, then applies flags over it). --help and --version
+ * print to stdout and return CONFIG_ARGS_EXIT_OK. */
+enum config_args_result config_parse_args(struct config *c, int argc, char **argv, char *err,
+                                          size_t errlen);
+
+/* Check cross-field consistency after everything is applied (e.g. min_interval <= interval). */
+bool config_validate(const struct config *c, char *err, size_t errlen);
+
+void config_print_help(void);
+
+#endif

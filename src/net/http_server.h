@@ -1,0 +1,51 @@
+/* http_server.h - HTTP/1.x connections: accept, read, parse, hand over, write.
+ *
+ * Owns the connections of one listening socket on one loop (thread): keep-alive, pipelining
+ * (requests are answered in order), "Connection: close", the head-size limit (431 and close),
+ * malformed heads (400 and close), an idle timeout and a cap on open connections (over the cap
+ * a new connection is closed at once). Replies are built by the handler into a per-server
+ * scratch buffer and written directly; only what the socket does not take is copied into the
+ * connection. Large shared bodies (full scrape) are passed as a blob and sent without copying. */
+#ifndef SWARMD_HTTP_SERVER_H
+#define SWARMD_HTTP_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "net/loop.h"
+#include "proto/http_parse.h"
+#include "util/addr.h"
+#include "util/blob.h"
+#include "util/buf.h"
+
+struct http_server_config {
+    size_t head_max;          /* request head limit, bytes (8192) */
+    unsigned idle_timeout_ms; /* close a connection idle (or stuck mid-head) this long */
+    unsigned max_conns;       /* per server (per worker) */
+};
+
+enum http_action {
+    HTTP_KEEP,    /* reply written; keep the connection if the request allows */
+    HTTP_CLOSE,   /* reply written; close after sending it */
+    HTTP_PENDING, /* nothing written; call the handler again with the same request later
+                   * (on a tick, ~every 20 ms); the connection reads nothing meanwhile */
+};
+
+struct http_out {
+    struct buf buf;     /* head (and small body) go here; room for at least 64 KiB */
+    struct blob *body;  /* optional: sent after buf; the handler gives its reference away */
+};
+
+typedef enum http_action (*http_handler_fn)(void *ctx, const struct http_request *req,
+                                            const struct peer_addr *client,
+                                            struct http_out *out);
+
+struct http_server;
+struct http_server *http_server_new(loop_t *loop, int listen_fd,
+                                    const struct http_server_config *cfg, http_handler_fn fn,
+                                    void *ctx);
+/* Close every connection and stop accepting (does not close listen_fd). */
+void http_server_free(struct http_server *s);
+unsigned http_server_conns(const struct http_server *s);
+
+#endif

@@ -1,0 +1,28 @@
+/* udp_server.h - a batched UDP request/reply server on one socket.
+ *
+ * Reads datagrams in batches (recvmmsg where available, recvfrom otherwise), hands each to the
+ * handler, and sends the replies in batches (sendmmsg / sendto) to the sources. All buffers
+ * belong to the server; nothing is allocated per datagram. One server per socket, driven by
+ * one loop (one thread). */
+#ifndef SWARMD_UDP_SERVER_H
+#define SWARMD_UDP_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net/loop.h"
+#include "util/addr.h"
+
+#define UDP_SERVER_MAX_DATAGRAM 2048
+#define UDP_SERVER_MAX_REPLY 1500
+
+/* Handle one datagram; write the reply into out (cap bytes) and return its length, or 0 for
+ * no reply. src is normalised (v4-mapped is v4). */
+typedef size_t (*udp_handler_fn)(void *ctx, const struct peer_addr *src, const uint8_t *pkt,
+                                 size_t len, uint8_t *out, size_t cap);
+
+struct udp_server;
+struct udp_server *udp_server_new(loop_t *loop, int fd, udp_handler_fn fn, void *ctx);
+void udp_server_free(struct udp_server *s); /* does not close fd */
+
+#endif

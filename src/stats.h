@@ -1,0 +1,47 @@
+/* stats.h - per-worker counters, summed only when somebody reads them.
+ *
+ * Each worker increments its own cache-line-aligned block with plain relaxed stores (one
+ * writer per block), so counting costs no lock and no shared cache line on the hot path.
+ * Readers sum the blocks with relaxed loads. */
+#ifndef SWARMD_STATS_H
+#define SWARMD_STATS_H
+
+#include <stdint.h>
+
+enum stat_counter {
+    STAT_HTTP_ANNOUNCE,
+    STAT_HTTP_SCRAPE,
+    STAT_HTTP_FULLSCRAPE,
+    STAT_HTTP_FAILURE,       /* 200 with a bencoded failure reason */
+    STAT_HTTP_BAD_REQUEST,   /* 400 / 431 */
+    STAT_HTTP_NOT_FOUND,
+    STAT_HTTP_BAD_METHOD,
+    STAT_HTTP_CONN_ACCEPTED,
+    STAT_HTTP_CONN_REFUSED,  /* over the connection cap */
+    STAT_HTTP_CONN_TIMEOUT,
+    STAT_UDP_CONNECT,
+    STAT_UDP_ANNOUNCE,
+    STAT_UDP_SCRAPE,
+    STAT_UDP_MALFORMED,      /* dropped silently */
+    STAT_UDP_BAD_CONNID,
+    STAT_UDP_ERROR_SENT,
+    STAT_COMPLETED,
+    STAT_COUNT
+};
+
+struct worker_stats {
+    uint64_t c[STAT_COUNT];
+} __attribute__((aligned(64)));
+
+static inline void stat_add(struct worker_stats *s, enum stat_counter k, uint64_t n)
+{
+    __atomic_store_n(&s->c[k], __atomic_load_n(&s->c[k], __ATOMIC_RELAXED) + n,
+                     __ATOMIC_RELAXED);
+}
+static inline void stat_inc(struct worker_stats *s, enum stat_counter k) { stat_add(s, k, 1); }
+
+/* Sum counter k over n blocks. */
+uint64_t stats_sum(const struct worker_stats *blocks, unsigned n, enum stat_counter k);
+const char *stat_name(enum stat_counter k);
+
+#endif

@@ -1,0 +1,88 @@
+/* store.h - the swarm table: torrents by info-hash, and their peers, in memory.
+ *
+ * Knows nothing of HTTP or UDP. Sharded by a keyed hash of the info-hash, one mutex per
+ * shard, so worker threads never share a global lock; every call below locks at most one
+ * shard at a time and for a bounded time. A peer is identified within its swarm by
+ * (address, port) and stored packed per family. Timestamps are clock_now() seconds. */
+#ifndef SWARMD_STORE_H
+#define SWARMD_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "request.h"
+#include "util/addr.h"
+
+typedef struct store store_t;
+
+struct store_config {
+    uint32_t peer_timeout;   /* seconds without an announce before a peer is dropped */
+    uint32_t torrent_keep;   /* seconds an empty torrent with completed > 0 is kept (86400) */
+    unsigned shards_log2;    /* 0 = default (e.g. 2^10 shards) */
+    uint8_t hash_key[16];    /* secret for the shard/bucket hash (anti hash-flooding) */
+};
+
+/* Largest peer_timeout the packed peer timestamp supports. */
+#define STORE_MAX_PEER_TIMEOUT 28800
+
+store_t *store_new(const struct store_config *cfg);
+void store_free(store_t *s);
+
+struct store_announce_in {
+    const uint8_t *info_hash;     /* 20 bytes */
+    struct peer_addr peer;        /* address and port of the announcing peer */
+    bool seeder;                  /* left == 0 */
+    enum announce_event event;
+    uint32_t now;
+    unsigned numwant;             /* total peers wanted in the reply */
+    bool both_families;           /* also return peers of the other family (after own) */
+    uint8_t *out4;                /* room for numwant * 6 bytes (if v4 peers may be returned) */
+    uint8_t *out6;                /* room for numwant * 18 bytes */
+    uint64_t *rng;                /* caller's (per-thread) PRNG state */
+};
+
+struct store_announce_out {
+    struct swarm_counts counts;   /* after applying this announce */
+    unsigned n4, n6;              /* packed peers written to out4 / out6 */
+};
+
+/* Apply one announce and choose peers for the reply, under one shard lock:
+ * - EVENT_STOPPED removes the peer (no peers returned; counts after removal).
+ * - otherwise inserts or refreshes the peer; seeder flag updated; completed += 1 when
+ *   event == EVENT_COMPLETED and the peer was not already a seeder here.
+ * - Peer choice: a random subset, never the announcer; a seeder gets leechers first, then
+ *   seeders; own family first, then (both_families) the other family for the remaining slots.
+ * A stopped announce for an unknown torrent creates nothing. Returns false only on allocation
+ * failure (nothing changed). */
+bool store_announce(store_t *s, const struct store_announce_in *in,
+                    struct store_announce_out *out);
+
+/* Counts of one torrent; false (counts zeroed) when unknown. */
+bool store_scrape(store_t *s, const uint8_t *info_hash, struct swarm_counts *out);
+
+/* Incremental expiry: visit the next `nshards` shards (round-robin cursor), drop peers older
+ * than peer_timeout, free empty torrents (those with completed > 0 after torrent_keep).
+ * Called from one housekeeping thread. Returns the number of shards in the table. */
+unsigned store_expire_step(store_t *s, uint32_t now, unsigned nshards);
+
+/* Visit every torrent, shard by shard, each shard locked only while visited. The callback
+ * must not call into the store. */
+typedef void (*store_visit_fn)(void *ctx, const uint8_t *info_hash,
+                               const struct swarm_counts *counts);
+void store_foreach(store_t *s, store_visit_fn fn, void *ctx);
+
+struct store_stats {
+    uint64_t torrents;
+    uint64_t peers4, peers6;
+    uint64_t seeders, leechers;
+    uint64_t bytes;               /* memory held by the store's own allocations */
+};
+void store_get_stats(store_t *s, struct store_stats *out);
+
+/* Verify every internal invariant (counts equal the peers present, no peer twice, seeders <=
+ * peers, memory accounting consistent). For tests and fuzzers; locks each shard in turn.
+ * false with a message in err on the first violation. */
+bool store_check(store_t *s, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,62 @@
+/* tracker.h - the tracker's policy, between the protocols and the store.
+ *
+ * The only module that sees both request structs and the store: it decides the peer address
+ * that counts, caps numwant, picks the families a reply carries, sets interval and jitter,
+ * and counts. Per-thread state lives in struct tracker_worker, so nothing here takes a lock
+ * except the store's shard locks. */
+#ifndef SWARMD_TRACKER_H
+#define SWARMD_TRACKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "fullscrape.h"
+#include "proto/connid.h"
+#include "request.h"
+#include "stats.h"
+#include "store/store.h"
+
+struct tracker {
+    const struct config *cfg;
+    store_t *store;
+    struct connid_key connid;
+    struct fullscrape *fullscrape;
+    struct worker_stats *stats; /* one block per worker */
+    unsigned nworkers;
+    uint32_t started;           /* clock_now() at start */
+};
+
+struct tracker_worker {
+    struct tracker *t;
+    unsigned id;
+    uint64_t rng;
+    uint32_t now;               /* clock_now(), refreshed once per loop iteration */
+    struct worker_stats *stats; /* == &t->stats[id] */
+    uint8_t peers4[CONFIG_MAX_NUMWANT * 6];
+    uint8_t peers6[CONFIG_MAX_NUMWANT * 18];
+    uint8_t scrape_hashes[SCRAPE_MAX_HASHES][INFO_HASH_LEN];
+    struct swarm_counts scrape_counts[SCRAPE_MAX_HASHES];
+    bool scrape_present[SCRAPE_MAX_HASHES];
+};
+
+enum tracker_proto { TRACKER_HTTP, TRACKER_UDP };
+
+/* Build a tracker over an existing store; false on failure (CSPRNG). */
+bool tracker_init(struct tracker *t, const struct config *cfg, store_t *store,
+                  struct fullscrape *fs, struct worker_stats *stats, unsigned nworkers);
+void tracker_worker_init(struct tracker_worker *w, struct tracker *t, unsigned id);
+
+/* Apply an announce from src (the connection's or datagram's source address). On success
+ * fills out (peer arrays point into w) and returns NULL; otherwise returns the failure reason
+ * for the client and changes nothing. UDP replies carry only src's family, capped to fit a
+ * packet; HTTP replies carry both families (own first). */
+const char *tracker_announce(struct tracker_worker *w, const struct announce_req *req,
+                             const struct peer_addr *src, enum tracker_proto proto,
+                             struct announce_reply *out);
+
+/* Counts for each hash; present[i] false when the torrent is unknown (counts zero). */
+void tracker_scrape(struct tracker_worker *w, const struct scrape_req *req,
+                    struct swarm_counts *counts, bool *present);
+
+#endif

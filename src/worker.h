@@ -1,0 +1,31 @@
+/* worker.h - one worker thread: an event loop with its own UDP and HTTP sockets.
+ *
+ * Each worker serves its sockets (its own SO_REUSEPORT copies, or shared ones where the OS
+ * has no SO_REUSEPORT) with its own tracker_worker state; workers share only the store (shard
+ * locks) and the read-only configuration. */
+#ifndef SWARMD_WORKER_H
+#define SWARMD_WORKER_H
+
+#include <stdbool.h>
+
+#include "tracker.h"
+
+#define WORKER_MAX_SOCKETS 64
+
+struct worker_sockets {
+    int udp[WORKER_MAX_SOCKETS];
+    unsigned n_udp;
+    int tcp[WORKER_MAX_SOCKETS];   /* listening */
+    unsigned n_tcp;
+};
+
+struct worker;
+
+/* Start a thread serving socks (the worker does not close them). NULL on failure. */
+struct worker *worker_start(struct tracker *t, unsigned id, const struct worker_sockets *socks);
+/* Ask every worker to stop (async-signal-safe: sets a flag the loops check each tick). */
+void worker_request_stop(void);
+/* Wait for the thread to finish and free the worker. */
+void worker_join(struct worker *w);
+
+#endif
