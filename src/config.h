@@ -16,6 +16,11 @@
 #define CONFIG_MAX_LISTEN 32
 #define CONFIG_MAX_NUMWANT 1000
 #define CONFIG_DEFAULT_PORT 6969
+#define CONFIG_MAX_WORKERS 1024
+/* Concrete sockets to bind: every listen entry expanded per protocol (see config_binds). */
+#define CONFIG_MAX_BINDS (2 * CONFIG_MAX_LISTEN)
+
+#define SWARMD_VERSION "0.1.0"
 
 enum listen_proto { LISTEN_TCP = 1, LISTEN_UDP = 2, LISTEN_BOTH = 3 };
 
@@ -47,6 +52,17 @@ struct config {
     int log_level;                    /* -q / -v: 1 warn, 2 info (default), 3 debug */
     char config_file[512];            /* -f */
     bool check_config;                /* --check-config */
+
+    /* Internal to config.c: whether a value was given explicitly, so config_finish can
+     * derive the ones that were not (min_interval = interval / 2, numwant <= max_numwant). */
+    bool min_interval_set, numwant_set;
+};
+
+/* One socket to bind: address with its final port, and exactly one protocol. */
+struct config_bind {
+    struct peer_addr addr;   /* port resolved: the entry's own, else http_port / udp_port */
+    enum listen_proto proto; /* LISTEN_TCP or LISTEN_UDP */
+    bool optional;           /* a built-in default (::) that may fail on a host without IPv6 */
 };
 
 void config_defaults(struct config *c);
@@ -65,8 +81,21 @@ enum config_args_result { CONFIG_ARGS_RUN, CONFIG_ARGS_EXIT_OK, CONFIG_ARGS_ERRO
 enum config_args_result config_parse_args(struct config *c, int argc, char **argv, char *err,
                                           size_t errlen);
 
+/* Read and parse a config file (at most 1 MiB). Errors are "FILE:LINE: message" or
+ * "cannot read FILE: reason". */
+bool config_load_file(struct config *c, const char *path, char *err, size_t errlen);
+
+/* Fill in values derived from others when they were not set explicitly: min_interval defaults
+ * to interval / 2, numwant is lowered to max_numwant. config_parse_args calls it. */
+void config_finish(struct config *c);
+
 /* Check cross-field consistency after everything is applied (e.g. min_interval <= interval). */
 bool config_validate(const struct config *c, char *err, size_t errlen);
+
+/* Expand the listen entries into the sockets to bind, TCP ones first; duplicates are dropped.
+ * No entry at all gives 0.0.0.0 and :: (optional) for TCP on http_port and UDP on udp_port.
+ * Returns the count (at most CONFIG_MAX_BINDS). */
+unsigned config_binds(const struct config *c, struct config_bind *out);
 
 void config_print_help(void);
 

@@ -27,6 +27,9 @@ struct tracker {
     uint32_t started;           /* clock_now() at start */
 };
 
+/* Largest HTTP reply body; with its head it fits the 64 KiB the HTTP server guarantees. */
+#define TRACKER_BODY_MAX (63 * 1024)
+
 struct tracker_worker {
     struct tracker *t;
     unsigned id;
@@ -38,6 +41,7 @@ struct tracker_worker {
     uint8_t scrape_hashes[SCRAPE_MAX_HASHES][INFO_HASH_LEN];
     struct swarm_counts scrape_counts[SCRAPE_MAX_HASHES];
     bool scrape_present[SCRAPE_MAX_HASHES];
+    uint8_t body[TRACKER_BODY_MAX]; /* HTTP reply bodies are built here, then framed */
 };
 
 enum tracker_proto { TRACKER_HTTP, TRACKER_UDP };

@@ -38,6 +38,20 @@ int loop_set(loop_t *loop, struct loop_watch *w, int events);
 void loop_del(loop_t *loop, struct loop_watch *w);
 /* fn runs about every interval_ms (one tick function per loop). */
 void loop_set_tick(loop_t *loop, unsigned interval_ms, loop_tick_fn fn, void *ctx);
+
+/* Further periodic callbacks, for modules that share a loop and need their own clock (each
+ * HTTP server's ~20 ms timer). Caller-owned like a watch; loop_timer_del before freeing it.
+ * Either call is safe from inside any callback or timer. */
+struct loop_timer {
+    loop_tick_fn fn;
+    void *ctx;
+    unsigned interval_ms;
+    uint64_t due_ms;         /* loop private */
+    struct loop_timer *next; /* loop private */
+};
+void loop_timer_add(loop_t *loop, struct loop_timer *t, unsigned interval_ms, loop_tick_fn fn,
+                    void *ctx);
+void loop_timer_del(loop_t *loop, struct loop_timer *t);
 /* Run until loop_stop() is called (from a callback or tick on this thread). */
 void loop_run(loop_t *loop);
 void loop_stop(loop_t *loop);

@@ -1,0 +1,245 @@
+/* fullscrape.c - build, compress and cache the full scrape in a thread of its own.
+ *
+ * A full scrape of a big tracker is megabytes of bencode: building it on a worker would stall
+ * every request queued behind it. One background thread copies the counts out of the store
+ * shard by shard (each shard locked only while copied), sorts them (bencoded dictionary keys
+ * must be sorted), encodes them, and gzips on demand. Workers take a reference to the cached
+ * blob or, while a build runs, park the request and ask again. */
+#include "fullscrape.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "proto/http_reply.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+struct fullscrape {
+    store_t *store;
+    unsigned cache_seconds;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    /* Guarded by mu. */
+    struct blob *plain, *gz; /* gz, when present, is plain compressed */
+    uint32_t built_at;
+    bool need_plain, need_gz, stop;
+};
+
+struct entry {
+    uint8_t hash[INFO_HASH_LEN];
+    struct swarm_counts counts;
+};
+
+struct collect {
+    struct entry *v;
+    size_t n, cap;
+    bool oom;
+};
+
+static void collect_one(void *ctx, const uint8_t *hash, const struct swarm_counts *counts)
+{
+    struct collect *c = ctx;
+    if (c->oom)
+        return;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 4096;
+        struct entry *v = realloc(c->v, cap * sizeof *v);
+        if (!v) {
+            c->oom = true;
+            return;
+        }
+        c->v = v;
+        c->cap = cap;
+    }
+    memcpy(c->v[c->n].hash, hash, INFO_HASH_LEN);
+    c->v[c->n].counts = *counts;
+    c->n++;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+    return memcmp(((const struct entry *)a)->hash, ((const struct entry *)b)->hash,
+                  INFO_HASH_LEN);
+}
+
+/* Longest bencoded scrape entry: "20:" hash "d8:completei" n "e10:downloadedi" n
+ * "e10:incompletei" n "ee" with 10-digit counts. */
+#define ENTRY_MAX (3 + INFO_HASH_LEN + 12 + 10 + 15 + 10 + 15 + 10 + 2)
+
+static struct blob *build_plain(store_t *store)
+{
+    struct collect c = {0};
+    store_foreach(store, collect_one, &c);
+    struct blob *b = NULL;
+    uint8_t(*hashes)[INFO_HASH_LEN] = NULL;
+    struct swarm_counts *counts = NULL;
+    bool *present = NULL;
+    if (c.oom)
+        goto out;
+    qsort(c.v, c.n, sizeof *c.v, cmp_entry);
+
+    size_t n = c.n ? c.n : 1;
+    hashes = malloc(n * sizeof *hashes);
+    counts = malloc(n * sizeof *counts);
+    present = malloc(n * sizeof *present);
+    b = blob_new(c.n * ENTRY_MAX + 32);
+    if (!hashes || !counts || !present || !b) {
+        blob_unref(b);
+        b = NULL;
+        goto out;
+    }
+    for (size_t i = 0; i < c.n; i++) {
+        memcpy(hashes[i], c.v[i].hash, INFO_HASH_LEN);
+        counts[i] = c.v[i].counts;
+        present[i] = true;
+    }
+    struct buf out;
+    buf_init(&out, b->data, b->len);
+    http_reply_scrape_body(&out, (const uint8_t(*)[INFO_HASH_LEN])hashes, counts, present,
+                           (unsigned)c.n);
+    if (out.overflow) { /* cannot happen with ENTRY_MAX per entry; refuse rather than cut */
+        blob_unref(b);
+        b = NULL;
+        goto out;
+    }
+    b->len = out.len;
+out:
+    free(c.v);
+    free(hashes);
+    free(counts);
+    free(present);
+    return b;
+}
+
+static struct blob *build_gzip(const struct blob *plain)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    /* 15 + 16: a gzip wrapper rather than zlib's. Fastest level: the body is repetitive
+     * bencode that compresses well anyway, and the build should finish quickly. */
+    if (deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return NULL;
+    struct blob *b = blob_new(deflateBound(&zs, plain->len) + 32);
+    if (!b) {
+        deflateEnd(&zs);
+        return NULL;
+    }
+    zs.next_in = (Bytef *)plain->data;
+    zs.avail_in = (uInt)plain->len;
+    zs.next_out = b->data;
+    zs.avail_out = (uInt)b->len;
+    int rc = deflate(&zs, Z_FINISH);
+    deflateEnd(&zs);
+    if (rc != Z_STREAM_END) {
+        blob_unref(b);
+        return NULL;
+    }
+    b->len = zs.total_out;
+    return b;
+}
+
+static void *fullscrape_thread(void *arg)
+{
+    struct fullscrape *fs = arg;
+    pthread_mutex_lock(&fs->mu);
+    for (;;) {
+        while (!fs->stop && !fs->need_plain && !fs->need_gz)
+            pthread_cond_wait(&fs->cv, &fs->mu);
+        if (fs->stop)
+            break;
+        if (fs->need_plain || !fs->plain) {
+            pthread_mutex_unlock(&fs->mu);
+            struct blob *b = build_plain(fs->store);
+            pthread_mutex_lock(&fs->mu);
+            if (!b) {
+                log_warn("full scrape: out of memory while building");
+                fs->need_plain = fs->need_gz = false;
+                continue;
+            }
+            blob_unref(fs->plain);
+            blob_unref(fs->gz);
+            fs->plain = b;
+            fs->gz = NULL;
+            fs->built_at = clock_now();
+            fs->need_plain = false;
+        }
+        if (fs->need_gz) {
+            struct blob *plain = blob_ref(fs->plain);
+            pthread_mutex_unlock(&fs->mu);
+            struct blob *gz = build_gzip(plain);
+            pthread_mutex_lock(&fs->mu);
+            if (!gz)
+                log_warn("full scrape: gzip failed");
+            /* Only keep it if no newer plain body replaced the one we compressed. */
+            if (gz && fs->plain == plain && !fs->gz)
+                fs->gz = gz;
+            else
+                blob_unref(gz);
+            blob_unref(plain);
+            fs->need_gz = false;
+        }
+    }
+    pthread_mutex_unlock(&fs->mu);
+    return NULL;
+}
+
+struct fullscrape *fullscrape_new(store_t *store, unsigned cache_seconds)
+{
+    struct fullscrape *fs = calloc(1, sizeof *fs);
+    if (!fs)
+        return NULL;
+    fs->store = store;
+    fs->cache_seconds = cache_seconds;
+    pthread_mutex_init(&fs->mu, NULL);
+    pthread_cond_init(&fs->cv, NULL);
+    if (pthread_create(&fs->thread, NULL, fullscrape_thread, fs) != 0) {
+        pthread_mutex_destroy(&fs->mu);
+        pthread_cond_destroy(&fs->cv);
+        free(fs);
+        return NULL;
+    }
+    return fs;
+}
+
+void fullscrape_free(struct fullscrape *fs)
+{
+    if (!fs)
+        return;
+    pthread_mutex_lock(&fs->mu);
+    fs->stop = true;
+    pthread_cond_signal(&fs->cv);
+    pthread_mutex_unlock(&fs->mu);
+    pthread_join(fs->thread, NULL);
+    blob_unref(fs->plain);
+    blob_unref(fs->gz);
+    pthread_mutex_destroy(&fs->mu);
+    pthread_cond_destroy(&fs->cv);
+    free(fs);
+}
+
+struct blob *fullscrape_get(struct fullscrape *fs, bool gzip, uint32_t now)
+{
+    struct blob *b = NULL;
+    pthread_mutex_lock(&fs->mu);
+    /* Signed: a worker's cached `now` may lag the builder's clock by a tick. A zero cache time
+     * still serves a finished build for a second, or parked requests would wait forever. */
+    int32_t age = (int32_t)(now - fs->built_at);
+    bool fresh = fs->plain && age < (int32_t)(fs->cache_seconds ? fs->cache_seconds : 1);
+    if (!fresh) {
+        fs->need_plain = true;
+        fs->need_gz |= gzip;
+    } else if (!gzip) {
+        b = blob_ref(fs->plain);
+    } else if (fs->gz) {
+        b = blob_ref(fs->gz);
+    } else {
+        fs->need_gz = true;
+    }
+    if (!b)
+        pthread_cond_signal(&fs->cv);
+    pthread_mutex_unlock(&fs->mu);
+    return b;
+}

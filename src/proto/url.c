@@ -1,0 +1,95 @@
+/* url.c - query-string iteration and percent-decoding (application/x-www-form-urlencoded).
+ *
+ * Pure functions over caller memory: every read is bounded by the given length, nothing is
+ * allocated. A '%' must be followed by exactly two hex digits; anything else is malformed,
+ * because a lenient decoder would let two different spellings name the same info_hash. */
+#include "proto/url.h"
+
+#include <string.h>
+
+/* Value of one hex digit, or -1. */
+static inline int hex_val(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20; /* fold to lower case; non-letters stay outside 'a'..'f' */
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+bool query_next(struct query_iter *it, const char **key, size_t *key_len, const char **val,
+                size_t *val_len)
+{
+    while (it->p < it->end) {
+        const char *s = it->p;
+        size_t rest = (size_t)(it->end - s);
+        const char *amp = memchr(s, '&', rest);
+        const char *e = amp ? amp : it->end;
+        it->p = amp ? amp + 1 : it->end;
+        if (e == s)
+            continue; /* "&&" or a leading/trailing '&' */
+        const char *eq = memchr(s, '=', (size_t)(e - s));
+        *key = s;
+        if (eq) {
+            *key_len = (size_t)(eq - s);
+            *val = eq + 1;
+            *val_len = (size_t)(e - eq - 1);
+        } else {
+            *key_len = (size_t)(e - s);
+            *val = e;
+            *val_len = 0;
+        }
+        return true;
+    }
+    return false;
+}
+
+long url_decode(const char *in, size_t len, uint8_t *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (c == '%') {
+            if (len - i < 3)
+                return -1;
+            int hi = hex_val((unsigned char)in[i + 1]);
+            int lo = hex_val((unsigned char)in[i + 2]);
+            if (hi < 0 || lo < 0)
+                return -1;
+            c = (unsigned char)(hi << 4 | lo);
+            i += 2;
+        } else if (c == '+') {
+            c = ' ';
+        }
+        if (o == cap)
+            return -1;
+        out[o++] = c;
+    }
+    return (long)o;
+}
+
+bool url_key_is(const char *key, size_t key_len, const char *name)
+{
+    size_t i = 0;
+    for (; i < key_len; i++) {
+        unsigned char c = (unsigned char)key[i];
+        if (c == '%') {
+            if (key_len - i < 3)
+                return false;
+            int hi = hex_val((unsigned char)key[i + 1]);
+            int lo = hex_val((unsigned char)key[i + 2]);
+            if (hi < 0 || lo < 0)
+                return false;
+            c = (unsigned char)(hi << 4 | lo);
+            i += 2;
+        } else if (c == '+') {
+            c = ' ';
+        }
+        /* A decoded NUL never matches: it would end name early. */
+        if (c == 0 || (unsigned char)*name != c)
+            return false;
+        name++;
+    }
+    return *name == '\0';
+}
