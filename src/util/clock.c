@@ -6,6 +6,7 @@
  * Linux: it is read on every request and only whole seconds matter. */
 #include "util/clock.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
