@@ -18,10 +18,14 @@
 #include "util/blob.h"
 #include "util/buf.h"
 
+struct worker_stats;
+
 struct http_server_config {
     size_t head_max;          /* request head limit, bytes (8192) */
     unsigned idle_timeout_ms; /* close a connection idle (or stuck mid-head) this long */
     unsigned max_conns;       /* per server (per worker) */
+    /* Optional (NULL: none): counts STAT_HTTP_CONN_* and the 400/431 it writes itself. */
+    struct worker_stats *stats;
 };
 
 enum http_action {

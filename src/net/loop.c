@@ -8,9 +8,9 @@
 
 #include <errno.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "net/loop_backend.h"
+#include "util/clock.h"
 
 /* Ready watches handled per wait; level-triggered back-ends report the rest next time. */
 #define LOOP_BATCH 256
@@ -18,21 +18,14 @@
 struct loop {
     struct loop_backend *be;
     struct loop_fired fired[LOOP_BATCH];
-    int nfired;             /* entries of the batch being dispatched */
-    int ifired;             /* index being dispatched */
+    int nfired; /* entries of the batch being dispatched */
+    int ifired; /* index being dispatched */
     bool stop;
     struct loop_timer *timers;
     unsigned timers_gen;    /* bumped by every add/del, so a timer scan knows to restart */
     struct loop_timer tick; /* loop_set_tick's timer */
     bool tick_on;
 };
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 loop_t *loop_new(unsigned max_watches)
 {
@@ -97,7 +90,7 @@ void loop_timer_add(loop_t *loop, struct loop_timer *t, unsigned interval_ms, lo
     t->fn = fn;
     t->ctx = ctx;
     t->interval_ms = interval_ms ? interval_ms : 1;
-    t->due_ms = mono_ms() + t->interval_ms;
+    t->due_ms = clock_now_ms() + t->interval_ms;
     t->next = loop->timers;
     loop->timers = t;
     loop->timers_gen++;
@@ -155,7 +148,7 @@ void loop_run(loop_t *loop)
 {
     loop->stop = false;
     while (!loop->stop) {
-        int timeout = run_timers(loop, mono_ms());
+        int timeout = run_timers(loop, clock_now_ms());
         if (loop->stop)
             break;
         loop->nfired = loop_backend_wait(loop->be, timeout, loop->fired, LOOP_BATCH);
@@ -174,4 +167,7 @@ void loop_run(loop_t *loop)
     }
 }
 
-void loop_stop(loop_t *loop) { loop->stop = true; }
+void loop_stop(loop_t *loop)
+{
+    loop->stop = true;
+}

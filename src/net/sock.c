@@ -20,8 +20,7 @@
  * net.core.rmem_max / wmem_max, which is fine (best effort). */
 #define SOCK_UDP_BUFFER (4 << 20)
 
-static void set_err(char *err, size_t errlen, const char *what, const struct peer_addr *a,
-                    int e)
+static void set_err(char *err, size_t errlen, const char *what, const struct peer_addr *a, int e)
 {
     char text[ADDR_STRLEN];
     if (!err || !errlen)
@@ -62,8 +61,7 @@ static int open_bound(const struct peer_addr *a, int type, bool reuseport, char 
         return -1;
     }
     const char *what = NULL;
-    if (type == SOCK_STREAM &&
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+    if (type == SOCK_STREAM && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
         what = "SO_REUSEADDR";
 #ifdef SO_REUSEPORT
     if (!what && reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)

@@ -1,0 +1,147 @@
+/* worker.c - one worker thread: its loop, its UDP and HTTP servers, its tracker state.
+ *
+ * Everything a worker needs is built by worker_start in the calling thread (so failures are
+ * reported synchronously) and then used only by the worker's own thread. The one shared
+ * piece of state here is the stop flag, set from a signal handler and polled by every
+ * worker's 100 ms tick. */
+#include "worker.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/http_server.h"
+#include "net/loop.h"
+#include "net/udp_server.h"
+#include "serve.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+#define WORKER_TICK_MS 100
+
+struct worker {
+    pthread_t thread;
+    bool started;
+    unsigned id;
+    loop_t *loop;
+    struct tracker_worker *tw; /* large (peer and scrape arrays): on the heap */
+    struct udp_server *udp[WORKER_MAX_SOCKETS];
+    unsigned n_udp;
+    struct http_server *http[WORKER_MAX_SOCKETS];
+    unsigned n_http;
+};
+
+/* Lock-free int: an atomic store to it is async-signal-safe, and threads see it. */
+static int stop_requested;
+
+void worker_request_stop(void)
+{
+    __atomic_store_n(&stop_requested, 1, __ATOMIC_RELAXED);
+}
+
+static void on_tick(loop_t *loop, void *ctx)
+{
+    struct worker *w = ctx;
+    w->tw->now = clock_now();
+    if (__atomic_load_n(&stop_requested, __ATOMIC_RELAXED))
+        loop_stop(loop);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    /* Process-directed signals (Ctrl-C, SIGHUP reloads) belong to the main thread. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGQUIT);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    w->tw->now = clock_now();
+    loop_run(w->loop);
+    return NULL;
+}
+
+static void worker_free(struct worker *w)
+{
+    for (unsigned i = 0; i < w->n_http; i++)
+        http_server_free(w->http[i]);
+    for (unsigned i = 0; i < w->n_udp; i++)
+        udp_server_free(w->udp[i]);
+    loop_free(w->loop);
+    free(w->tw);
+    free(w);
+}
+
+struct worker *worker_start(struct tracker *t, unsigned id, const struct worker_sockets *socks)
+{
+    if (socks->n_udp > WORKER_MAX_SOCKETS || socks->n_tcp > WORKER_MAX_SOCKETS)
+        return NULL;
+    struct worker *w = calloc(1, sizeof(*w));
+    if (!w)
+        return NULL;
+    w->id = id;
+    w->tw = malloc(sizeof(*w->tw));
+    w->loop = loop_new(socks->n_udp + socks->n_tcp + 64);
+    if (!w->tw || !w->loop) {
+        log_error("worker %u: out of memory", id);
+        worker_free(w);
+        return NULL;
+    }
+    tracker_worker_init(w->tw, t, id);
+
+    unsigned nworkers = t->nworkers ? t->nworkers : 1;
+    struct http_server_config hc = {
+        .head_max = t->cfg->http_head_max,
+        .idle_timeout_ms = t->cfg->http_idle_timeout < UINT_MAX / 1000u
+                               ? t->cfg->http_idle_timeout * 1000u
+                               : UINT_MAX,
+        .max_conns = t->cfg->http_max_conns / nworkers,
+        .stats = w->tw->stats,
+    };
+    if (hc.max_conns < 1)
+        hc.max_conns = 1;
+
+    for (unsigned i = 0; i < socks->n_udp; i++) {
+        w->udp[w->n_udp] = udp_server_new(w->loop, socks->udp[i], serve_udp, w->tw);
+        if (!w->udp[w->n_udp]) {
+            log_error("worker %u: cannot serve UDP socket %d", id, socks->udp[i]);
+            worker_free(w);
+            return NULL;
+        }
+        w->n_udp++;
+    }
+    for (unsigned i = 0; i < socks->n_tcp; i++) {
+        w->http[w->n_http] = http_server_new(w->loop, socks->tcp[i], &hc, serve_http, w->tw);
+        if (!w->http[w->n_http]) {
+            log_error("worker %u: cannot serve TCP socket %d", id, socks->tcp[i]);
+            worker_free(w);
+            return NULL;
+        }
+        w->n_http++;
+    }
+    loop_set_tick(w->loop, WORKER_TICK_MS, on_tick, w);
+
+    int e = pthread_create(&w->thread, NULL, worker_main, w);
+    if (e) {
+        log_error("worker %u: pthread_create: %s", id, strerror(e));
+        worker_free(w);
+        return NULL;
+    }
+    w->started = true;
+    return w;
+}
+
+void worker_join(struct worker *w)
+{
+    if (!w)
+        return;
+    if (w->started)
+        pthread_join(w->thread, NULL);
+    worker_free(w);
+}
