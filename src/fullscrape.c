@@ -76,7 +76,6 @@ static struct blob *build_plain(store_t *store)
     struct blob *b = NULL;
     uint8_t(*hashes)[INFO_HASH_LEN] = NULL;
     struct swarm_counts *counts = NULL;
-    bool *present = NULL;
     if (c.oom)
         goto out;
     qsort(c.v, c.n, sizeof *c.v, cmp_entry);
@@ -84,9 +83,8 @@ static struct blob *build_plain(store_t *store)
     size_t n = c.n ? c.n : 1;
     hashes = malloc(n * sizeof *hashes);
     counts = malloc(n * sizeof *counts);
-    present = malloc(n * sizeof *present);
     b = blob_new(c.n * ENTRY_MAX + 32);
-    if (!hashes || !counts || !present || !b) {
+    if (!hashes || !counts || !b) {
         blob_unref(b);
         b = NULL;
         goto out;
@@ -94,11 +92,10 @@ static struct blob *build_plain(store_t *store)
     for (size_t i = 0; i < c.n; i++) {
         memcpy(hashes[i], c.v[i].hash, INFO_HASH_LEN);
         counts[i] = c.v[i].counts;
-        present[i] = true;
     }
     struct buf out;
     buf_init(&out, b->data, b->len);
-    http_reply_scrape_body(&out, (const uint8_t(*)[INFO_HASH_LEN])hashes, counts, present,
+    http_reply_scrape_body(&out, (const uint8_t(*)[INFO_HASH_LEN])hashes, counts, NULL,
                            (unsigned)c.n);
     if (out.overflow) { /* cannot happen with ENTRY_MAX per entry; refuse rather than cut */
         blob_unref(b);
@@ -110,7 +107,6 @@ out:
     free(c.v);
     free(hashes);
     free(counts);
-    free(present);
     return b;
 }
 

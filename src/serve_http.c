@@ -110,16 +110,14 @@ static enum http_action do_scrape(struct tracker_worker *w, const struct http_re
             memmove(w->scrape_hashes[n++], w->scrape_hashes[i], INFO_HASH_LEN);
     sr.count = n;
 
+    /* Unknown torrents are reported with zero counts rather than left out (present = NULL):
+     * clients then show "0 seeders" instead of an error. */
     tracker_scrape(w, &sr, w->scrape_counts, w->scrape_present);
-    /* Unknown torrents are reported with zero counts rather than left out: clients then show
-     * "0 seeders" instead of an error. */
-    for (unsigned i = 0; i < n; i++)
-        w->scrape_present[i] = true;
 
     struct buf body;
     buf_init(&body, w->body, sizeof w->body);
     http_reply_scrape_body(&body, (const uint8_t(*)[INFO_HASH_LEN])w->scrape_hashes,
-                           w->scrape_counts, w->scrape_present, n);
+                           w->scrape_counts, NULL, n);
     return send_body(req, out, 200, &body, NULL);
 }
 

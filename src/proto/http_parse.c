@@ -28,6 +28,20 @@ static const uint8_t tchar[256] = {
     ['y'] = 1, ['z'] = 1,
 };
 
+/* Visible bytes: what a request-target may hold, and (with SP and HTAB) a header value. Bytes
+ * 0x80-0xff are tolerated (obs-text; broken clients send raw info_hash bytes); controls and
+ * DEL never are. One table lookup per byte keeps the two longest loops tight. */
+#define V8(x) x, x, x, x, x, x, x, x
+static const uint8_t vchar[256] = {
+    V8(0), V8(0), V8(0), V8(0),                  /* 0x00-0x1f: controls */
+    0, V8(1), 1, 1, 1, 1, 1, 1, 1,               /* 0x20 SP no, 0x21-0x2f yes */
+    V8(1), V8(1), V8(1), V8(1), V8(1), V8(1),    /* 0x30-0x5f */
+    V8(1), V8(1), V8(1), 1, 1, 1, 1, 1, 1, 1, 0, /* 0x60-0x7e yes, 0x7f DEL no */
+    V8(1), V8(1), V8(1), V8(1), V8(1), V8(1), V8(1), V8(1),
+    V8(1), V8(1), V8(1), V8(1), V8(1), V8(1), V8(1), V8(1), /* 0x80-0xff */
+};
+#undef V8
+
 static inline unsigned char lower(unsigned char c)
 {
     return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
@@ -233,19 +247,16 @@ int http_parse_request(const char *buf, size_t len, struct http_request *req)
     p++;
 
     /* request-target SP: any visible byte (high bytes tolerated, controls never). */
-    const unsigned char *t = p, *qmark = NULL;
-    for (; p < end && *p != ' '; p++) {
-        if (*p < 0x21 || *p == 0x7f)
-            return HTTP_PARSE_ERROR;
-        if (*p == '?' && !qmark)
-            qmark = p;
-    }
+    const unsigned char *t = p;
+    while (p < end && vchar[*p])
+        p++;
     NEED(p);
-    if (p == t)
+    if (p == t || *p != ' ')
         return HTTP_PARSE_ERROR;
     req->target = (const char *)t;
     req->target_len = (size_t)(p - t);
     req->path = req->target;
+    const unsigned char *qmark = memchr(t, '?', (size_t)(p - t));
     if (qmark) {
         req->path_len = (size_t)(qmark - t);
         req->query = (const char *)qmark + 1;
@@ -298,17 +309,15 @@ int http_parse_request(const char *buf, size_t len, struct http_request *req)
 
         while (p < end && is_ows(*p))
             p++;
-        const unsigned char *v = p, *vend = p;
-        for (; p < end; p++) {
-            unsigned char c = *p;
-            if (c == '\r' || c == '\n')
-                break;
-            if ((c < 0x20 && c != '\t') || c == 0x7f)
-                return HTTP_PARSE_ERROR;
-            if (!is_ows(c))
-                vend = p + 1;
-        }
+        const unsigned char *v = p;
+        while (p < end && (vchar[*p] || is_ows(*p)))
+            p++;
         NEED(p);
+        if (*p != '\r' && *p != '\n')
+            return HTTP_PARSE_ERROR; /* a control byte inside the value */
+        const unsigned char *vend = p;
+        while (vend > v && is_ows(vend[-1]))
+            vend--;
         if ((r = eat_eol(&p, end)) <= 0)
             return r ? HTTP_PARSE_ERROR : HTTP_PARSE_INCOMPLETE;
         h->value = (const char *)v;

@@ -1,8 +1,7 @@
 /* http_reply.h - HTTP responses: status line + headers, and the bencoded tracker bodies.
  *
- * Pure writers into a struct buf. Bodies are built first into a scratch area and then the head
- * (which needs Content-Length) is written in front by http_reply_finish, so no data is copied
- * twice for small replies. */
+ * Pure writers into a struct buf. The caller builds the body first (the head needs its
+ * Content-Length), then writes the head and appends the body. */
 #ifndef SWARMD_HTTP_REPLY_H
 #define SWARMD_HTTP_REPLY_H
 
@@ -20,7 +19,7 @@
 void http_reply_announce_body(struct buf *b, const struct announce_reply *r, bool compact);
 
 /* Scrape body: d5:filesd <hash> d8:completei..e10:downloadedi..e10:incompletei..e ... ee.
- * hashes[i] with counts[i]; entries whose `present[i]` is false are omitted. The caller passes
+ * hashes[i] with counts[i]; entries whose `present[i]` is false are omitted (present NULL: all). The caller passes
  * the hashes sorted and de-duplicated (bencode dict keys must be sorted). */
 void http_reply_scrape_body(struct buf *b, const uint8_t (*hashes)[20],
                             const struct swarm_counts *counts, const bool *present, unsigned n);

@@ -22,21 +22,26 @@ bool query_next(struct query_iter *it, const char **key, size_t *key_len, const 
                 size_t *val_len)
 {
     while (it->p < it->end) {
-        const char *s = it->p;
-        size_t rest = (size_t)(it->end - s);
-        const char *amp = memchr(s, '&', rest);
-        const char *e = amp ? amp : it->end;
-        it->p = amp ? amp + 1 : it->end;
+        /* Keys are short: scan them bytewise up to '=' or '&'. Values can be long (an escaped
+         * info_hash is 60 bytes), so their end is found with memchr. */
+        const char *s = it->p, *k = s;
+        while (k < it->end && *k != '=' && *k != '&')
+            k++;
+        const char *e = k;
+        if (k < it->end && *k == '=') {
+            e = memchr(k + 1, '&', (size_t)(it->end - k - 1));
+            if (!e)
+                e = it->end;
+        }
+        it->p = e < it->end ? e + 1 : e;
         if (e == s)
             continue; /* "&&" or a leading/trailing '&' */
-        const char *eq = memchr(s, '=', (size_t)(e - s));
         *key = s;
-        if (eq) {
-            *key_len = (size_t)(eq - s);
-            *val = eq + 1;
-            *val_len = (size_t)(e - eq - 1);
+        *key_len = (size_t)(k - s);
+        if (k < e) { /* k points at the '=' */
+            *val = k + 1;
+            *val_len = (size_t)(e - k - 1);
         } else {
-            *key_len = (size_t)(e - s);
             *val = e;
             *val_len = 0;
         }
