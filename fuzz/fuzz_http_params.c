@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const char *const announce_reasons[] = {
     "missing info_hash", "invalid info_hash", "duplicate info_hash", "missing peer_id",
     "invalid peer_id",   "missing port",      "invalid port",        "invalid uploaded",
-    "invalid downloaded", "invalid left",     "invalid numwant",     "malformed query",
+    "invalid downloaded", "invalid left",     "malformed query",
 };
 static const char *const scrape_reasons[] = {
     "too many info_hash", "invalid info_hash", "malformed query",

@@ -325,9 +325,9 @@ const char *http_parse_announce(const char *query, size_t len, struct announce_r
             r = parse_u64(v, vl, &num);
             if (r == V_BAD_ESCAPE)
                 return ERR_MALFORMED;
-            if (r != V_OK)
-                return "invalid numwant";
-            out->numwant = num > INT32_MAX ? INT32_MAX : (int32_t)num;
+            /* numwant is only a hint: "-1" (UDP's "default"), empty or junk means the
+             * default rather than a refused announce. */
+            out->numwant = r != V_OK ? -1 : num > INT32_MAX ? INT32_MAX : (int32_t)num;
             break;
         case P_EVENT:
             if (parse_event(v, vl, &out->event) != V_OK)

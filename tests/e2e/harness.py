@@ -12,7 +12,6 @@ What is here:
   - UDP (BEP 15 / BEP 41) packet builders and a small client.
 """
 
-import errno
 import os
 import random
 import signal
@@ -97,7 +96,8 @@ class Runner:
             if isinstance(e, (TestFailure, TestTimeout)):
                 detail = "%s: %s" % (type(e).__name__, e)
                 tb = traceback.extract_tb(e.__traceback__)
-                where = [f for f in tb if "/e2e/" in f.filename or "/interop/" in f.filename]
+                where = [f for f in tb if ("/e2e/" in f.filename or "/interop/" in f.filename)
+                         and not f.filename.endswith("harness.py")]
                 if where:
                     f = where[-1]
                     detail += "\n  at %s:%d" % (os.path.basename(f.filename), f.lineno)
@@ -138,7 +138,8 @@ def have_ipv6():
         return False
 
 
-HAVE_V6 = have_ipv6()
+# SWARMD_E2E_NO_V6=1 runs as if ::1 were missing (to exercise the skip path).
+HAVE_V6 = have_ipv6() and not os.environ.get("SWARMD_E2E_NO_V6")
 
 
 def family_of(host):
@@ -180,6 +181,9 @@ def rand_peer_id():
 # The daemon
 
 
+ALL_DAEMONS = []  # every Daemon started, so a watchdog can kill them
+
+
 class Daemon:
     """One swarmd process on free loopback ports."""
 
@@ -217,6 +221,7 @@ class Daemon:
             self.errfile = tempfile.TemporaryFile(prefix="swarmd-e2e-err-")
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                          stdout=self.errfile, stderr=self.errfile)
+            ALL_DAEMONS.append(self)
             if self._wait_ready(15.0):
                 return self
             last = self.stderr_text()
@@ -745,7 +750,7 @@ assert len(udp_connect_pkt(1)) == 16
 assert len(udp_announce_pkt(1, 2, b"a" * 20, b"b" * 20, 1)) == 98
 assert len(udp_scrape_pkt(1, 2, [b"a" * 20] * 3)) == 76
 assert bdecode(b"d1:ai1e1:bl1:xee") == {b"a": 1, b"b": [b"x"]}
-assert bencode({"b": 1, "a": [b"x", 2]}) == b"d1:ali1:xi2ee1:bi1ee"
+assert bencode({"b": 1, "a": [b"x", 2]}) == b"d1:al1:xi2ee1:bi1ee"
 
 
 class UdpError(Exception):

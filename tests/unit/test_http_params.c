@@ -292,10 +292,15 @@ TEST(numwant)
     CHECK_EQ_INT(req.numwant, INT32_MAX);
     CHECK(announce(REQ "&numwant=18446744073709551615", &req) == NULL);
     CHECK_EQ_INT(req.numwant, INT32_MAX);
-    CHECK_STR(with("&numwant=18446744073709551616"), "invalid numwant");
-    CHECK_STR(with("&numwant=-1"), "invalid numwant");
-    CHECK_STR(with("&numwant="), "invalid numwant");
-    CHECK_STR(with("&numwant=ten"), "invalid numwant");
+    /* Not a usable number: the default, never a refused announce. */
+    CHECK(announce(REQ "&numwant=18446744073709551616", &req) == NULL);
+    CHECK_EQ_INT(req.numwant, -1);
+    CHECK(announce(REQ "&numwant=-1", &req) == NULL);
+    CHECK_EQ_INT(req.numwant, -1);
+    CHECK(announce(REQ "&numwant=", &req) == NULL);
+    CHECK_EQ_INT(req.numwant, -1);
+    CHECK(announce(REQ "&numwant=ten", &req) == NULL);
+    CHECK_EQ_INT(req.numwant, -1);
     CHECK_STR(with("&numwant=%"), "malformed query");
 }
 
