@@ -82,7 +82,19 @@ test: deps
 
 bench: deps
 	$(MAKE) VARIANT=release all
+	$(MAKE) bench-progs
 	@sh bench/run.sh
+
+# ---- benchmark programs (bench/run.sh): standalone load generator and trivial responders,
+# built on their own (no libswarmd) with -O2, whatever VARIANT says. ----
+BENCH_PROGS := build/bench/udpload build/bench/trivial_udp build/bench/trivial_http
+BENCH_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -D_GNU_SOURCE -pthread
+.PHONY: bench-progs
+bench-progs: $(BENCH_PROGS)
+$(BENCH_PROGS): build/bench/%: bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -o $@ $< -lm
+# ---- end of benchmark programs ----
 
 FUZZ_SECONDS ?= 600
 fuzz:

@@ -15,8 +15,8 @@
 /* Every parameter of PROTOCOL.md: info_hash (exactly 20 decoded bytes, once), peer_id (20),
  * port (1..65535; 0 allowed with event=stopped), uploaded/downloaded/left (decimal u64; absent
  * = 0; negative, non-numeric or overflowing = error), event (unknown = EVENT_NONE), compact,
- * no_peer_id, numwant (non-negative decimal clamped to INT32_MAX; anything else = -1), key (hex or decimal, up to
- * 32 bits kept), ip/ipv4/ipv6 (literal addresses only; anything else ignored). Unknown
+ * no_peer_id, numwant (non-negative decimal clamped to INT32_MAX; anything else = -1), key
+ * (hex or decimal, up to 32 bits kept), ip/ipv4/ipv6 (literal addresses only; anything else ignored). Unknown
  * parameters are ignored. */
 const char *http_parse_announce(const char *query, size_t len, struct announce_req *out);
 
