@@ -1,0 +1,355 @@
+/* fuzz_store.c - libFuzzer harness for the swarm table (src/store/), checked against a model.
+ *
+ * Each input is a store configuration (3 bytes) and then a program of small operations on a
+ * fresh store: announces over 8 info-hashes x 2 families x 64 addresses x 4 ports with any
+ * event, seeder flag, numwant and both_families; bursts of announces or stops (big swarms:
+ * vector growth and shrinking); scrapes and full walks; time steps followed by a full expiry
+ * sweep. A plain-array model of the same swarms predicts every count, and every reply's peers
+ * are checked: the right number, distinct, present, never the announcer, leechers first for a
+ * seeder. store_check runs after every operation; any mismatch aborts. */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store.h"
+
+#define NH 8
+#define NA 64
+#define NP 4
+#define NPEERS (NA * NP)
+#define MAXWANT 255
+
+struct mpeer {
+    bool present, seeder;
+    uint32_t t;
+};
+
+struct mtorrent {
+    bool exists;
+    uint32_t completed, active;
+    unsigned n[2], seeds[2];   /* kept with p, so that checking costs O(1) per announce */
+    struct mpeer p[2][NPEERS]; /* [0] v4, [1] v6; index = address * NP + port */
+};
+
+struct fuzz {
+    store_t *s;
+    uint32_t now, timeout, keep;
+    uint64_t rng;
+    struct mtorrent m[NH];
+    uint8_t hashes[NH][INFO_HASH_LEN];
+    uint8_t out4[MAXWANT * 6], out6[MAXWANT * 18];
+};
+
+static struct fuzz F;
+
+static void fail(const char *what)
+{
+    fprintf(stderr, "fuzz_store: %s\n", what);
+    abort();
+}
+
+static struct peer_addr make_addr(int fam, unsigned idx)
+{
+    struct peer_addr a;
+    memset(&a, 0, sizeof a);
+    unsigned addr = idx / NP, port = idx % NP;
+    if (fam == 0) {
+        a.family = ADDR_V4;
+        a.ip[0] = 10;
+        a.ip[3] = (uint8_t)addr;
+    } else {
+        a.family = ADDR_V6;
+        a.ip[0] = 0x20;
+        a.ip[1] = 0x01;
+        a.ip[2] = 0x0d;
+        a.ip[3] = 0xb8;
+        a.ip[15] = (uint8_t)addr;
+    }
+    a.port = (uint16_t)(1000 + port);
+    return a;
+}
+
+/* Packed reply entry back to a model index; -1 if it is no address we ever used. */
+static int decode(int fam, const uint8_t *e)
+{
+    static const uint8_t pre4[4] = {10, 0, 0, 0}, pre6[16] = {0x20, 0x01, 0x0d, 0xb8};
+    size_t alen = fam == 0 ? 4 : 16;
+    if (memcmp(e, fam == 0 ? pre4 : pre6, alen - 1) != 0)
+        return -1;
+    unsigned addr = e[alen - 1], port = (unsigned)(e[alen] << 8 | e[alen + 1]);
+    if (addr >= NA || port < 1000 || port >= 1000 + NP)
+        return -1;
+    return (int)(addr * NP + (port - 1000));
+}
+
+static void model_counts(const struct mtorrent *t, struct swarm_counts *c, unsigned *n)
+{
+    memset(c, 0, sizeof *c);
+    n[0] = n[1] = 0;
+    if (!t->exists)
+        return;
+    c->completed = t->completed;
+    c->seeders = t->seeds[0] + t->seeds[1];
+    c->leechers = t->n[0] + t->n[1] - c->seeders;
+    n[0] = t->n[0];
+    n[1] = t->n[1];
+}
+
+static void model_set(struct mtorrent *t, int fam, unsigned idx, bool present, bool seeder)
+{
+    struct mpeer *p = &t->p[fam][idx];
+    if (p->present) {
+        t->n[fam]--;
+        t->seeds[fam] -= p->seeder;
+    }
+    p->present = present;
+    p->seeder = present && seeder;
+    if (present) {
+        t->n[fam]++;
+        t->seeds[fam] += seeder;
+        p->t = F.now;
+    }
+}
+
+static void check_store(void)
+{
+    char err[256];
+    if (!store_check(F.s, err, sizeof err))
+        fail(err);
+
+    struct store_stats st, want;
+    memset(&want, 0, sizeof want);
+    for (unsigned h = 0; h < NH; h++) {
+        struct swarm_counts c;
+        unsigned n[2];
+        model_counts(&F.m[h], &c, n);
+        want.torrents += F.m[h].exists;
+        want.peers4 += n[0];
+        want.peers6 += n[1];
+        want.seeders += c.seeders;
+        want.leechers += c.leechers;
+    }
+    store_get_stats(F.s, &st);
+    if (st.torrents != want.torrents || st.peers4 != want.peers4 || st.peers6 != want.peers6 ||
+        st.seeders != want.seeders || st.leechers != want.leechers)
+        fail("stats differ from the model");
+}
+
+static void same_counts(const struct swarm_counts *a, const struct swarm_counts *b)
+{
+    if (a->seeders != b->seeders || a->leechers != b->leechers || a->completed != b->completed)
+        fail("counts differ from the model");
+}
+
+/* Check one family's part of a reply. */
+static void check_peers(const struct mtorrent *t, int fam, const uint8_t *out, unsigned n,
+                        unsigned expect, int self, bool seeder_asks)
+{
+    static bool seen[NPEERS];
+    size_t rs = fam == 0 ? 6 : 18;
+    unsigned leechers_out = 0, leechers_avail;
+
+    if (n != expect)
+        fail("reply has the wrong number of peers");
+    memset(seen, 0, sizeof seen);
+    for (unsigned i = 0; i < n; i++) {
+        int idx = decode(fam, out + i * rs);
+        if (idx < 0 || !t->p[fam][idx].present)
+            fail("reply holds a peer that is not in the swarm");
+        if (idx == self)
+            fail("reply holds the announcer itself");
+        if (seen[idx])
+            fail("reply holds a peer twice");
+        seen[idx] = true;
+        leechers_out += !t->p[fam][idx].seeder;
+    }
+    if (!seeder_asks)
+        return;
+    leechers_avail = t->n[fam] - t->seeds[fam]; /* the announcer, a seeder, is not among them */
+    if (leechers_out != (n < leechers_avail ? n : leechers_avail))
+        fail("a seeder was not given the leechers first");
+}
+
+static void do_announce(unsigned h, int fam, unsigned idx, enum announce_event ev, bool seeder,
+                        unsigned numwant, bool both)
+{
+    struct mtorrent *t = &F.m[h];
+    struct store_announce_in in = {
+        .info_hash = F.hashes[h],
+        .peer = make_addr(fam, idx),
+        .seeder = seeder,
+        .event = ev,
+        .now = F.now,
+        .numwant = numwant,
+        .both_families = both,
+        .out4 = F.out4,
+        .out6 = F.out6,
+        .rng = &F.rng,
+    };
+    struct store_announce_out out;
+    if (!store_announce(F.s, &in, &out))
+        fail("store_announce failed");
+
+    /* The model. */
+    if (ev == EVENT_STOPPED) {
+        if (t->exists) {
+            model_set(t, fam, idx, false, false);
+            t->active = F.now;
+        }
+    } else {
+        if (!t->exists) {
+            memset(t, 0, sizeof *t);
+            t->exists = true;
+        }
+        struct mpeer *p = &t->p[fam][idx];
+        if (ev == EVENT_COMPLETED && !(p->present && p->seeder))
+            t->completed++;
+        model_set(t, fam, idx, true, seeder);
+        t->active = F.now;
+    }
+    struct swarm_counts c;
+    unsigned n[2];
+    model_counts(t, &c, n);
+    same_counts(&out.counts, &c);
+    if (ev == EVENT_STOPPED) {
+        if (t->exists && n[0] + n[1] == 0 && t->completed == 0)
+            t->exists = false;
+        if (out.n4 || out.n6)
+            fail("a stopped announce got peers");
+        return;
+    }
+
+    unsigned own = n[fam] - 1, other = n[!fam];
+    unsigned got_own = numwant < own ? numwant : own;
+    unsigned got_other = both ? (numwant - got_own < other ? numwant - got_own : other) : 0;
+    check_peers(t, fam, fam == 0 ? F.out4 : F.out6, fam == 0 ? out.n4 : out.n6, got_own, (int)idx,
+                seeder);
+    check_peers(t, !fam, fam == 0 ? F.out6 : F.out4, fam == 0 ? out.n6 : out.n4, got_other, -1,
+                seeder);
+}
+
+static void do_expire(uint32_t delta)
+{
+    F.now += delta;
+    store_expire_step(F.s, F.now, ~0u);
+    for (unsigned h = 0; h < NH; h++) {
+        struct mtorrent *t = &F.m[h];
+        if (!t->exists)
+            continue;
+        bool any = false;
+        for (int f = 0; f < 2; f++)
+            for (unsigned i = 0; i < NPEERS; i++) {
+                struct mpeer *p = &t->p[f][i];
+                if (p->present && F.now - p->t > F.timeout)
+                    model_set(t, f, i, false, false);
+                any |= p->present;
+            }
+        if (!any && (t->completed == 0 || (int32_t)(F.now - t->active) >= (int64_t)F.keep))
+            t->exists = false;
+    }
+}
+
+static void count_visit(void *ctx, const uint8_t *info_hash, const struct swarm_counts *c)
+{
+    unsigned *n = ctx;
+    for (unsigned h = 0; h < NH; h++) {
+        if (memcmp(info_hash, F.hashes[h], INFO_HASH_LEN) == 0) {
+            struct swarm_counts mc;
+            unsigned np[2];
+            model_counts(&F.m[h], &mc, np);
+            if (!F.m[h].exists)
+                fail("store_foreach visits a torrent the model does not have");
+            same_counts(c, &mc);
+            (*n)++;
+            return;
+        }
+    }
+    fail("store_foreach visits an unknown info-hash");
+}
+
+static void do_scrape(unsigned h)
+{
+    struct swarm_counts c, mc;
+    unsigned n[2], visited = 0, exist = 0;
+    bool known = store_scrape(F.s, F.hashes[h], &c);
+    if (known != F.m[h].exists)
+        fail("scrape: known/unknown differs from the model");
+    model_counts(&F.m[h], &mc, n);
+    same_counts(&c, &mc);
+    store_foreach(F.s, count_visit, &visited);
+    for (unsigned i = 0; i < NH; i++)
+        exist += F.m[i].exists;
+    if (visited != exist)
+        fail("store_foreach missed torrents");
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const uint32_t starts[4] = {1, 32700, 65000, 4294966000u};
+    if (size < 3)
+        return 0;
+
+    struct store_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.shards_log2 = 1 + (data[0] & 3);
+    cfg.peer_timeout = 30 + data[1];
+    cfg.torrent_keep = (uint32_t)data[2] * 4;
+    for (int i = 0; i < 16; i++)
+        cfg.hash_key[i] = (uint8_t)(i ^ data[0]);
+    memset(&F.m, 0, sizeof F.m);
+    F.now = starts[data[0] >> 6] + (data[0] >> 2 & 15) * 61;
+    F.timeout = cfg.peer_timeout;
+    F.keep = cfg.torrent_keep;
+    F.rng = data[1];
+    for (unsigned h = 0; h < NH; h++) {
+        memset(F.hashes[h], 0x11 * (h + 1), INFO_HASH_LEN);
+        F.hashes[h][19] = (uint8_t)h;
+    }
+    F.s = store_new(&cfg);
+    if (!F.s)
+        fail("store_new failed");
+    data += 3;
+    size -= 3;
+
+    while (size >= 4) {
+        uint8_t op = data[0], a = data[1], b = data[2], c = data[3];
+        data += 4;
+        size -= 4;
+        unsigned h = a & 7;
+        int fam = (a >> 3) & 1;
+        switch (op & 7) {
+        case 0:
+        case 1:
+        case 2:
+        case 3:
+            do_announce(h, fam, b, (enum announce_event)((a >> 4) & 3), (a >> 6) & 1, c,
+                        (a >> 7) & 1);
+            break;
+        case 4:
+            do_scrape(h);
+            break;
+        case 5:
+            do_expire((uint32_t)b | (uint32_t)(op >> 6) << 8);
+            break;
+        case 6: /* a burst of started/regular announces: big swarms */
+            for (unsigned i = 0; i < b; i++) {
+                unsigned idx = (c + i * 37u) % NPEERS;
+                do_announce(h, fam, idx, (a >> 4) & 1 ? EVENT_STARTED : EVENT_NONE,
+                            (i >> ((a >> 5) & 3)) & 1, (op >> 3) & 31, (a >> 7) & 1);
+            }
+            break;
+        default: /* a burst of stops */
+            for (unsigned i = 0; i < b; i++)
+                do_announce(h, fam, (c + i * 37u) % NPEERS, EVENT_STOPPED, false, 0, false);
+            break;
+        }
+        check_store();
+    }
+    store_free(F.s);
+    F.s = NULL;
+    return 0;
+}

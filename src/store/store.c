@@ -1,0 +1,323 @@
+/* store.c - the swarm table's public face: shards, locking, announce/scrape, expiry, stats.
+ *
+ * A keyed SipHash of the info-hash picks the shard (top bits) and the home slot in the
+ * shard's Robin Hood table (low bits, table.c). Each shard is one cache-line-aligned struct
+ * with its own mutex, table and running totals, so threads working on different shards share
+ * no lock and no written cache line; statistics are summed over shards when read. The only
+ * other mutable state, the expiry cursor, belongs to the housekeeping thread and sits on a
+ * line of its own. Torrents and peers: torrent.c; peer choice: select.c.
+ *
+ * Configuration: peer_timeout 0 means the default (2700 s) and is clamped to
+ * STORE_MAX_PEER_TIMEOUT; torrent_keep is taken as given (0 = free empty torrents at once).
+ * `now` comes from clock_now(); threads reading it at different moments may pass values a
+ * little out of order (a stamp up to STAMP_AHEAD seconds in the future counts as fresh). */
+#include "store/store.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/select.h"
+#include "store/table.h"
+#include "store/torrent.h"
+
+#define DEFAULT_SHARDS_LOG2 10
+#define MAX_SHARDS_LOG2 20
+#define DEFAULT_PEER_TIMEOUT 2700
+
+struct shard {
+    _Alignas(64) pthread_mutex_t lock;
+    struct table tb;
+    struct tally tl;
+};
+
+struct store {
+    struct shard *shards;
+    unsigned shards_log2, nshards;
+    uint32_t peer_timeout, torrent_keep;
+    uint8_t key[16];
+    /* Written by the housekeeping thread only; kept off the line the workers read. */
+    _Alignas(64) unsigned cursor;
+};
+
+static inline struct shard *shard_of(store_t *s, uint64_t h)
+{
+    return &s->shards[s->shards_log2 ? h >> (64 - s->shards_log2) : 0];
+}
+
+store_t *store_new(const struct store_config *cfg)
+{
+    store_t *s;
+    if (posix_memalign((void **)&s, 64, sizeof *s) != 0)
+        return NULL;
+    memset(s, 0, sizeof *s);
+    s->shards_log2 = cfg->shards_log2 ? cfg->shards_log2 : DEFAULT_SHARDS_LOG2;
+    if (s->shards_log2 > MAX_SHARDS_LOG2)
+        s->shards_log2 = MAX_SHARDS_LOG2;
+    s->nshards = 1u << s->shards_log2;
+    s->peer_timeout = cfg->peer_timeout ? cfg->peer_timeout : DEFAULT_PEER_TIMEOUT;
+    if (s->peer_timeout > STORE_MAX_PEER_TIMEOUT)
+        s->peer_timeout = STORE_MAX_PEER_TIMEOUT;
+    s->torrent_keep = cfg->torrent_keep;
+    memcpy(s->key, cfg->hash_key, sizeof s->key);
+
+    if (posix_memalign((void **)&s->shards, 64, sizeof(struct shard) * s->nshards) != 0) {
+        free(s);
+        return NULL;
+    }
+    memset(s->shards, 0, sizeof(struct shard) * s->nshards);
+    for (unsigned i = 0; i < s->nshards; i++) {
+        if (pthread_mutex_init(&s->shards[i].lock, NULL) != 0) {
+            while (i-- > 0)
+                pthread_mutex_destroy(&s->shards[i].lock);
+            free(s->shards);
+            free(s);
+            return NULL;
+        }
+    }
+    return s;
+}
+
+void store_free(store_t *s)
+{
+    if (!s)
+        return;
+    for (unsigned i = 0; i < s->nshards; i++) {
+        struct shard *sh = &s->shards[i];
+        for (uint32_t j = 0; j < sh->tb.cap; j++)
+            if (sh->tb.slots[j].psl)
+                torrent_clear(&sh->tb.slots[j], &sh->tl);
+        table_free(&sh->tb, &sh->tl);
+        pthread_mutex_destroy(&sh->lock);
+    }
+    free(s->shards);
+    free(s);
+}
+
+/* Fill the reply's peers: own family first, then the other one for the slots left. */
+static void choose_peers(const struct torrent *t, const struct store_announce_in *in,
+                         struct store_announce_out *out)
+{
+    bool own6 = in->peer.family != ADDR_V4;
+    uint8_t *own_out = own6 ? in->out6 : in->out4, *other_out = own6 ? in->out4 : in->out6;
+    unsigned got = 0, rest = 0;
+
+    if (own_out) {
+        struct peer_view v = torrent_view(t, own6);
+        got = select_peers(&v, torrent_find_peer(t, &in->peer), in->numwant, in->seeder, own_out,
+                           in->rng);
+    }
+    if (in->both_families && other_out && got < in->numwant) {
+        struct peer_view v = torrent_view(t, !own6);
+        rest = select_peers(&v, PEER_NONE, in->numwant - got, in->seeder, other_out, in->rng);
+    }
+    out->n4 = own6 ? rest : got;
+    out->n6 = own6 ? got : rest;
+}
+
+bool store_announce(store_t *s, const struct store_announce_in *in, struct store_announce_out *out)
+{
+    uint64_t h = table_hash(s->key, in->info_hash);
+    struct shard *sh = shard_of(s, h);
+
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&sh->lock);
+    struct torrent *t = table_find(&sh->tb, h, in->info_hash);
+
+    if (in->event == EVENT_STOPPED) {
+        if (t) {
+            torrent_del(t, &in->peer, &sh->tl);
+            t->active = in->now;
+            torrent_counts(t, &out->counts);
+            /* Nothing left worth keeping: no peers and nothing ever completed. */
+            if (t->kind == TORRENT_EMPTY && t->completed == 0)
+                table_del(&sh->tb, t);
+        }
+        pthread_mutex_unlock(&sh->lock);
+        return true;
+    }
+
+    bool created = false;
+    if (!t) {
+        t = table_add(&sh->tb, h, in->info_hash, s->key, &sh->tl);
+        if (!t) {
+            pthread_mutex_unlock(&sh->lock);
+            return false;
+        }
+        created = true;
+    }
+    int prev;
+    if (!torrent_put(t, &in->peer, in->seeder, in->now, &sh->tl, &prev)) {
+        if (created)
+            table_del(&sh->tb, t);
+        pthread_mutex_unlock(&sh->lock);
+        return false;
+    }
+    /* Counted once per peer: a seeder re-sending completed does not count again. */
+    if (in->event == EVENT_COMPLETED && prev != 1)
+        t->completed++;
+    t->active = in->now;
+    torrent_counts(t, &out->counts);
+    if (in->numwant)
+        choose_peers(t, in, out);
+    pthread_mutex_unlock(&sh->lock);
+    return true;
+}
+
+bool store_scrape(store_t *s, const uint8_t *info_hash, struct swarm_counts *out)
+{
+    uint64_t h = table_hash(s->key, info_hash);
+    struct shard *sh = shard_of(s, h);
+
+    pthread_mutex_lock(&sh->lock);
+    const struct torrent *t = table_find(&sh->tb, h, info_hash);
+    if (t)
+        torrent_counts(t, out);
+    else
+        memset(out, 0, sizeof *out);
+    pthread_mutex_unlock(&sh->lock);
+    return t != NULL;
+}
+
+static void expire_shard(store_t *s, struct shard *sh, uint32_t now)
+{
+    pthread_mutex_lock(&sh->lock);
+    for (uint32_t i = 0; i < sh->tb.cap;) {
+        struct torrent *t = &sh->tb.slots[i];
+        if (!t->psl) {
+            i++;
+            continue;
+        }
+        torrent_expire(t, now, s->peer_timeout, &sh->tl);
+        if (t->kind == TORRENT_EMPTY &&
+            (t->completed == 0 || (int32_t)(now - t->active) >= (int64_t)s->torrent_keep)) {
+            /* The next entries shift back into slot i: look at it again. An entry wrapping
+             * from slot 0 to the last slot is visited twice, which is harmless. */
+            table_del(&sh->tb, t);
+            continue;
+        }
+        i++;
+    }
+    table_shrink(&sh->tb, s->key, &sh->tl);
+    pthread_mutex_unlock(&sh->lock);
+}
+
+unsigned store_expire_step(store_t *s, uint32_t now, unsigned nshards)
+{
+    if (nshards > s->nshards)
+        nshards = s->nshards;
+    for (unsigned i = 0; i < nshards; i++) {
+        expire_shard(s, &s->shards[s->cursor], now);
+        s->cursor = s->cursor + 1 == s->nshards ? 0 : s->cursor + 1;
+    }
+    return s->nshards;
+}
+
+void store_foreach(store_t *s, store_visit_fn fn, void *ctx)
+{
+    for (unsigned i = 0; i < s->nshards; i++) {
+        struct shard *sh = &s->shards[i];
+        pthread_mutex_lock(&sh->lock);
+        for (uint32_t j = 0; j < sh->tb.cap; j++) {
+            const struct torrent *t = &sh->tb.slots[j];
+            if (!t->psl)
+                continue;
+            struct swarm_counts c;
+            torrent_counts(t, &c);
+            fn(ctx, t->hash, &c);
+        }
+        pthread_mutex_unlock(&sh->lock);
+    }
+}
+
+static uint64_t fixed_bytes(const store_t *s)
+{
+    return sizeof *s + (uint64_t)sizeof(struct shard) * s->nshards;
+}
+
+void store_get_stats(store_t *s, struct store_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    out->bytes = fixed_bytes(s);
+    for (unsigned i = 0; i < s->nshards; i++) {
+        struct shard *sh = &s->shards[i];
+        pthread_mutex_lock(&sh->lock);
+        out->torrents += sh->tb.count;
+        out->peers4 += sh->tl.peers4;
+        out->peers6 += sh->tl.peers6;
+        out->seeders += sh->tl.seeders;
+        out->bytes += sh->tl.bytes;
+        pthread_mutex_unlock(&sh->lock);
+    }
+    out->leechers = out->peers4 + out->peers6 - out->seeders;
+}
+
+#define FAIL(...)                                                                                 \
+    do {                                                                                          \
+        snprintf(err, errlen, __VA_ARGS__);                                                       \
+        return false;                                                                             \
+    } while (0)
+
+static bool check_shard(const store_t *s, unsigned si, const struct shard *sh, char *err,
+                        size_t errlen)
+{
+    const struct table *tb = &sh->tb;
+    struct tally sum = {0, 0, 0, (uint64_t)tb->cap * sizeof(struct torrent)};
+    uint32_t count = 0;
+    char why[160];
+
+    if ((tb->cap == 0) != (tb->slots == NULL))
+        FAIL("shard %u: capacity %u with slots %p", si, tb->cap, (void *)tb->slots);
+    if (tb->cap && tb->count >= tb->cap)
+        FAIL("shard %u: %u torrents in %u slots", si, tb->count, tb->cap);
+    for (uint32_t i = 0; i < tb->cap; i++) {
+        const struct torrent *t = &tb->slots[i];
+        if (!t->psl)
+            continue;
+        count++;
+        uint64_t h = table_hash(s->key, t->hash);
+        if (shard_of((store_t *)s, h) != sh)
+            FAIL("shard %u slot %u: torrent belongs to another shard", si, i);
+        uint32_t home = table_home(tb->cap, h);
+        uint32_t dist = i >= home ? i - home : i + tb->cap - home;
+        if (t->psl != dist + 1)
+            FAIL("shard %u slot %u: psl %u but distance %u", si, i, t->psl, dist);
+        const struct torrent *next = &tb->slots[i + 1 == tb->cap ? 0 : i + 1];
+        if (next->psl > t->psl + 1)
+            FAIL("shard %u slot %u: Robin Hood order broken", si, i);
+        if (table_find(tb, h, t->hash) != t)
+            FAIL("shard %u slot %u: lookup finds another slot (duplicate?)", si, i);
+        if (t->kind == TORRENT_EMPTY && t->completed == 0)
+            FAIL("shard %u slot %u: empty torrent with nothing completed kept", si, i);
+        if (!torrent_check(t, &sum, why, sizeof why))
+            FAIL("shard %u slot %u: %s", si, i, why);
+    }
+    if (count != tb->count)
+        FAIL("shard %u: %u torrents counted, %u recorded", si, count, tb->count);
+    if (sum.peers4 != sh->tl.peers4 || sum.peers6 != sh->tl.peers6 ||
+        sum.seeders != sh->tl.seeders)
+        FAIL("shard %u: totals v4 %llu v6 %llu seeders %llu, counted %llu %llu %llu", si,
+             (unsigned long long)sh->tl.peers4, (unsigned long long)sh->tl.peers6,
+             (unsigned long long)sh->tl.seeders, (unsigned long long)sum.peers4,
+             (unsigned long long)sum.peers6, (unsigned long long)sum.seeders);
+    if (sum.bytes != sh->tl.bytes)
+        FAIL("shard %u: %llu bytes recorded, %llu held", si, (unsigned long long)sh->tl.bytes,
+             (unsigned long long)sum.bytes);
+    return true;
+}
+
+bool store_check(store_t *s, char *err, size_t errlen)
+{
+    for (unsigned i = 0; i < s->nshards; i++) {
+        struct shard *sh = &s->shards[i];
+        pthread_mutex_lock(&sh->lock);
+        bool ok = check_shard(s, i, sh, err, errlen);
+        pthread_mutex_unlock(&sh->lock);
+        if (!ok)
+            return false;
+    }
+    if (errlen)
+        err[0] = '\0';
+    return true;
+}
