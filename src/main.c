@@ -1,0 +1,383 @@
+/* main.c - swarmd's entry point: configuration, sockets, threads, signals and shutdown.
+ *
+ * Start-up order matters: the configuration is parsed before anything is opened; signals are
+ * blocked before the first thread exists so that only the main thread ever receives them
+ * (via sigwait, so no async-signal-safety puzzles); every socket is bound before any worker
+ * starts, so a bind failure stops start-up cleanly. Shutdown reverses it all. */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "fullscrape.h"
+#include "net/sock.h"
+#include "stats.h"
+#include "store/store.h"
+#include "tracker.h"
+#include "util/clock.h"
+#include "util/log.h"
+#include "util/rng.h"
+#include "worker.h"
+
+#define HOUSEKEEPING_TICK_MS 100
+#define TORRENT_KEEP_SECONDS 86400
+
+static unsigned usable_cpus(void)
+{
+#if defined(__linux__) && defined(CPU_COUNT)
+    /* Honour taskset/cgroup CPU pinning: more workers than usable CPUs only adds switches. */
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return (unsigned)CPU_COUNT(&set);
+#endif
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 1;
+}
+
+/* ---- sockets ---- */
+
+/* fd[b * nworkers + w] is worker w's socket for bind b (-1: that bind was skipped). Where
+ * SO_REUSEPORT is missing, one socket is shared and only its owner entry closes it. */
+struct sockets {
+    struct config_bind binds[CONFIG_MAX_BINDS];
+    unsigned nbinds, nworkers;
+    int *fd;
+    bool *owned;
+};
+
+static int bind_one(const struct config_bind *b, const struct peer_addr *a, bool reuseport,
+                    char *err, size_t errlen)
+{
+    if (b->proto == LISTEN_TCP)
+        return sock_tcp_listen(a, reuseport, 0, err, errlen);
+    return sock_udp_bind(a, reuseport, err, errlen);
+}
+
+static const char *proto_name(enum listen_proto p) { return p == LISTEN_TCP ? "http" : "udp"; }
+
+static void sockets_close(struct sockets *s)
+{
+    if (!s->fd)
+        return;
+    for (unsigned i = 0; i < s->nbinds * s->nworkers; i++)
+        if (s->owned[i] && s->fd[i] >= 0)
+            close(s->fd[i]);
+    free(s->fd);
+    free(s->owned);
+    s->fd = NULL;
+    s->owned = NULL;
+}
+
+/* Bind every address for every worker. false after logging the reason. */
+static bool sockets_open(struct sockets *s, const struct config *cfg, unsigned nworkers)
+{
+    char err[256], text[ADDR_STRLEN];
+    bool have6 = sock_have_ipv6(), warned6 = false;
+    uint16_t picked[2] = {0, 0}; /* kernel-chosen port per protocol, for the next port-0 bind */
+    unsigned total = 0;
+
+    s->nbinds = config_binds(cfg, s->binds);
+    s->nworkers = nworkers;
+    s->fd = malloc(sizeof *s->fd * s->nbinds * nworkers);
+    s->owned = calloc((size_t)s->nbinds * nworkers, sizeof *s->owned);
+    if (!s->fd || !s->owned) {
+        log_error("out of memory");
+        return false;
+    }
+    for (unsigned i = 0; i < s->nbinds * nworkers; i++)
+        s->fd[i] = -1;
+
+    for (unsigned b = 0; b < s->nbinds; b++) {
+        const struct config_bind *cb = &s->binds[b];
+        int *fds = &s->fd[b * nworkers];
+        bool *own = &s->owned[b * nworkers];
+        struct peer_addr a = cb->addr;
+        unsigned pi = cb->proto == LISTEN_TCP ? 0 : 1;
+        bool reuse = true;
+        int fd, e;
+
+        if (cb->optional && cb->addr.family == ADDR_V6 && !have6) {
+            if (!warned6)
+                log_warn("IPv6 unavailable, serving IPv4 only");
+            warned6 = true;
+            continue;
+        }
+        /* Probe without SO_REUSEPORT first: a socket with it would silently share the port
+         * with another swarmd of the same user instead of reporting "Address in use". The
+         * probe also learns the port the kernel picks for port 0; with port 0, both families
+         * get the same number if it is free (one port for the operator and the tests). */
+        if (a.port == 0 && picked[pi])
+            a.port = picked[pi];
+        fd = bind_one(cb, &a, false, err, sizeof err);
+        if (fd < 0 && cb->addr.port == 0 && a.port != 0) {
+            a.port = 0;
+            fd = bind_one(cb, &a, false, err, sizeof err);
+        }
+        if (fd < 0) {
+            e = errno;
+            if (cb->optional && (e == EAFNOSUPPORT || e == EADDRNOTAVAIL ||
+                                 e == EPROTONOSUPPORT || e == EPFNOSUPPORT)) {
+                if (!warned6)
+                    log_warn("IPv6 unavailable, serving IPv4 only (%s)", err);
+                warned6 = true;
+                continue;
+            }
+            log_error("cannot listen (%s): %s", proto_name(cb->proto), err);
+            return false;
+        }
+        if (a.port == 0) {
+            struct peer_addr real;
+            if (!sock_local_addr(fd, &real)) {
+                log_error("cannot read the bound port: %s", strerror(errno));
+                close(fd);
+                return false;
+            }
+            a.port = real.port;
+        }
+        close(fd);
+        fd = bind_one(cb, &a, true, err, sizeof err);
+        if (fd < 0) {
+            /* SO_REUSEPORT refused: one socket shared by all workers still works. */
+            reuse = false;
+            fd = bind_one(cb, &a, false, err, sizeof err);
+            if (fd < 0) {
+                log_error("cannot listen (%s): %s", proto_name(cb->proto), err);
+                return false;
+            }
+        }
+        fds[0] = fd;
+        own[0] = true;
+        total++;
+        if (cb->addr.port == 0 && !picked[pi])
+            picked[pi] = a.port;
+        s->binds[b].addr.port = a.port;
+        addr_format(&a, true, text);
+        log_info("listening on %s %s", proto_name(cb->proto), text);
+
+        for (unsigned w = 1; w < nworkers; w++) {
+            fds[w] = reuse ? bind_one(cb, &a, true, err, sizeof err) : -1;
+            if (fds[w] >= 0) {
+                own[w] = true;
+                continue;
+            }
+            if (reuse)
+                log_debug("SO_REUSEPORT did not work (%s): workers share one socket", err);
+            reuse = false;
+            fds[w] = fd;
+        }
+    }
+    if (total == 0) {
+        log_error("no socket to serve on");
+        return false;
+    }
+    return true;
+}
+
+static void sockets_for_worker(const struct sockets *s, unsigned w, struct worker_sockets *out)
+{
+    memset(out, 0, sizeof *out);
+    for (unsigned b = 0; b < s->nbinds; b++) {
+        int fd = s->fd[b * s->nworkers + w];
+        if (fd < 0)
+            continue;
+        if (s->binds[b].proto == LISTEN_TCP && out->n_tcp < WORKER_MAX_SOCKETS)
+            out->tcp[out->n_tcp++] = fd;
+        else if (s->binds[b].proto == LISTEN_UDP && out->n_udp < WORKER_MAX_SOCKETS)
+            out->udp[out->n_udp++] = fd;
+    }
+}
+
+/* ---- housekeeping: incremental expiry ---- */
+
+struct housekeeping {
+    store_t *store;
+    unsigned cycle_seconds; /* visit every shard once in this long */
+    int stop;               /* atomic */
+    pthread_t thread;
+};
+
+static void *housekeeping_main(void *arg)
+{
+    struct housekeeping *h = arg;
+    unsigned per_step = 1, steps = h->cycle_seconds * (1000 / HOUSEKEEPING_TICK_MS);
+    struct timespec tick = {0, HOUSEKEEPING_TICK_MS * 1000000L};
+
+    while (!__atomic_load_n(&h->stop, __ATOMIC_RELAXED)) {
+        nanosleep(&tick, NULL);
+        /* A few shards per tick: expiry never holds many locks or stalls any worker long. */
+        unsigned nshards = store_expire_step(h->store, clock_now(), per_step);
+        per_step = (nshards + steps - 1) / steps;
+        if (per_step == 0)
+            per_step = 1;
+    }
+    return NULL;
+}
+
+/* ---- the daemon ---- */
+
+struct daemon {
+    struct config cfg;
+    unsigned nworkers;
+    struct sockets socks;
+    store_t *store;
+    struct fullscrape *fullscrape;
+    struct worker_stats *stats;
+    struct tracker tracker;
+    struct worker **workers;
+    struct worker_sockets *wsocks;
+    unsigned nstarted;
+    struct housekeeping hk;
+    bool hk_started;
+};
+
+static void daemon_stop(struct daemon *d)
+{
+    worker_request_stop();
+    for (unsigned i = 0; i < d->nstarted; i++)
+        worker_join(d->workers[i]);
+    d->nstarted = 0;
+    if (d->hk_started) {
+        __atomic_store_n(&d->hk.stop, 1, __ATOMIC_RELAXED);
+        pthread_join(d->hk.thread, NULL);
+        d->hk_started = false;
+    }
+    fullscrape_free(d->fullscrape);
+    store_free(d->store);
+    free(d->stats);
+    free(d->workers);
+    free(d->wsocks);
+    sockets_close(&d->socks);
+}
+
+static bool daemon_start(struct daemon *d)
+{
+    const struct config *cfg = &d->cfg;
+    struct store_config sc;
+    void *mem = NULL;
+
+    log_info("swarmd %s starting", SWARMD_VERSION);
+    d->nworkers = cfg->workers ? cfg->workers : usable_cpus();
+    if (d->nworkers > CONFIG_MAX_WORKERS)
+        d->nworkers = CONFIG_MAX_WORKERS;
+    if (!sockets_open(&d->socks, cfg, d->nworkers))
+        return false;
+    log_info("%u worker%s", d->nworkers, d->nworkers == 1 ? "" : "s");
+    log_info("peer timeout %u s, announce interval %u s (min %u s)", (unsigned)cfg->peer_timeout,
+             (unsigned)cfg->interval, (unsigned)cfg->min_interval);
+    if (cfg->peer_timeout < cfg->interval)
+        log_warn("peer timeout (%u s) is shorter than the announce interval (%u s): peers will "
+                 "expire between their announces",
+                 (unsigned)cfg->peer_timeout, (unsigned)cfg->interval);
+
+    memset(&sc, 0, sizeof sc);
+    sc.peer_timeout = cfg->peer_timeout;
+    sc.torrent_keep = TORRENT_KEEP_SECONDS;
+    if (!rng_os_bytes(sc.hash_key, sizeof sc.hash_key)) {
+        log_error("cannot read random bytes from the operating system");
+        return false;
+    }
+    d->store = store_new(&sc);
+    d->fullscrape = d->store ? fullscrape_new(d->store, cfg->fullscrape_cache) : NULL;
+    if (!d->store || !d->fullscrape) {
+        log_error("cannot create the swarm table: out of memory or threads");
+        return false;
+    }
+    if (posix_memalign(&mem, 64, sizeof(struct worker_stats) * d->nworkers) != 0) {
+        log_error("out of memory");
+        return false;
+    }
+    d->stats = mem;
+    memset(d->stats, 0, sizeof(struct worker_stats) * d->nworkers);
+    if (!tracker_init(&d->tracker, cfg, d->store, d->fullscrape, d->stats, d->nworkers)) {
+        log_error("cannot initialise the tracker (no randomness from the operating system)");
+        return false;
+    }
+
+    d->hk.store = d->store;
+    d->hk.cycle_seconds = cfg->peer_timeout / 8;
+    if (d->hk.cycle_seconds > 30)
+        d->hk.cycle_seconds = 30;
+    if (d->hk.cycle_seconds < 1)
+        d->hk.cycle_seconds = 1;
+    if (pthread_create(&d->hk.thread, NULL, housekeeping_main, &d->hk) != 0) {
+        log_error("cannot start the housekeeping thread");
+        return false;
+    }
+    d->hk_started = true;
+
+    d->workers = calloc(d->nworkers, sizeof *d->workers);
+    d->wsocks = calloc(d->nworkers, sizeof *d->wsocks);
+    if (!d->workers || !d->wsocks) {
+        log_error("out of memory");
+        return false;
+    }
+    for (unsigned i = 0; i < d->nworkers; i++) {
+        sockets_for_worker(&d->socks, i, &d->wsocks[i]);
+        d->workers[i] = worker_start(&d->tracker, i, &d->wsocks[i]);
+        if (!d->workers[i]) {
+            log_error("cannot start worker %u", i);
+            return false;
+        }
+        d->nstarted++;
+    }
+    return true;
+}
+
+int main(int argc, char **argv)
+{
+    static struct daemon d; /* large (listen table): keep it off the stack */
+    char err[768];
+    sigset_t sigs;
+
+    clock_init();
+    switch (config_parse_args(&d.cfg, argc, argv, err, sizeof err)) {
+    case CONFIG_ARGS_EXIT_OK:
+        return 0;
+    case CONFIG_ARGS_ERROR:
+        fprintf(stderr, "swarmd: %s\n", err);
+        return d.cfg.check_config ? 1 : 2;
+    case CONFIG_ARGS_RUN:
+        break;
+    }
+    if (d.cfg.check_config) {
+        printf("configuration ok\n");
+        return 0;
+    }
+    log_set_level((enum log_level)d.cfg.log_level);
+
+    /* Before any thread exists, so that every thread inherits the mask and the signals
+     * reach only sigwait below. A peer closing early must cost an EPIPE, not the process. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
+    sigaddset(&sigs, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    sigdelset(&sigs, SIGPIPE);
+
+    if (!daemon_start(&d)) {
+        daemon_stop(&d);
+        return 1;
+    }
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&sigs, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            log_info("SIGHUP: nothing to reload yet");
+            continue;
+        }
+        log_info("stopping (%s)", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        break;
+    }
+    daemon_stop(&d);
+    log_info("stopped");
+    return 0;
+}

@@ -1,0 +1,46 @@
+/* stats.c - summing the per-worker counters and naming them.
+ *
+ * Readers (the /stats page, /metrics, logs) call stats_sum; the workers never wait for them.
+ * Names are snake_case, stable, and used as metric names, so never rename one. */
+#include "stats.h"
+
+#include <stddef.h>
+
+static const char *const names[STAT_COUNT] = {
+    [STAT_HTTP_ANNOUNCE] = "http_announce",
+    [STAT_HTTP_SCRAPE] = "http_scrape",
+    [STAT_HTTP_FULLSCRAPE] = "http_fullscrape",
+    [STAT_HTTP_FAILURE] = "http_failure",
+    [STAT_HTTP_BAD_REQUEST] = "http_bad_request",
+    [STAT_HTTP_NOT_FOUND] = "http_not_found",
+    [STAT_HTTP_BAD_METHOD] = "http_bad_method",
+    [STAT_HTTP_CONN_ACCEPTED] = "http_conn_accepted",
+    [STAT_HTTP_CONN_REFUSED] = "http_conn_refused",
+    [STAT_HTTP_CONN_TIMEOUT] = "http_conn_timeout",
+    [STAT_UDP_CONNECT] = "udp_connect",
+    [STAT_UDP_ANNOUNCE] = "udp_announce",
+    [STAT_UDP_SCRAPE] = "udp_scrape",
+    [STAT_UDP_MALFORMED] = "udp_malformed",
+    [STAT_UDP_BAD_CONNID] = "udp_bad_connid",
+    [STAT_UDP_ERROR_SENT] = "udp_error_sent",
+    [STAT_COMPLETED] = "completed",
+};
+
+uint64_t stats_sum(const struct worker_stats *blocks, unsigned n, enum stat_counter k)
+{
+    uint64_t sum = 0;
+    if (!blocks || (unsigned)k >= STAT_COUNT)
+        return 0;
+    /* Relaxed loads: each block has one writer, and a reader only needs some recent value,
+     * not a snapshot consistent across counters. */
+    for (unsigned i = 0; i < n; i++)
+        sum += __atomic_load_n(&blocks[i].c[k], __ATOMIC_RELAXED);
+    return sum;
+}
+
+const char *stat_name(enum stat_counter k)
+{
+    if ((unsigned)k >= STAT_COUNT || !names[k])
+        return "unknown";
+    return names[k];
+}
