@@ -16,15 +16,15 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import harness  # noqa: E402
-import test_errors  # noqa: E402
-import test_fullscrape  # noqa: E402
-import test_http  # noqa: E402
-import test_lifecycle  # noqa: E402
-import test_udp  # noqa: E402
+import glob  # noqa: E402
+import importlib  # noqa: E402
 
-SUITES = [("lifecycle", test_lifecycle), ("http", test_http), ("errors", test_errors),
-          ("udp", test_udp), ("fullscrape", test_fullscrape)]
+import harness  # noqa: E402
+
+# Every tests/e2e/test_NAME.py is a suite called NAME: adding a file adds a suite.
+SUITES = [(os.path.basename(p)[5:-3], importlib.import_module(os.path.basename(p)[:-3]))
+          for p in sorted(glob.glob(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                 "test_*.py")))]
 
 
 def watchdog(runner, deadline):
@@ -51,7 +51,7 @@ def main():
     ap.add_argument("--swarmd", required=True)
     ap.add_argument("--only", action="append", help="run only these suites (%s)"
                     % ", ".join(n for n, _ in SUITES))
-    ap.add_argument("--deadline", type=int, default=120)
+    ap.add_argument("--deadline", type=int, default=300)
     args = ap.parse_args()
     swarmd = os.path.abspath(args.swarmd)
     runner = harness.Runner("e2e")
