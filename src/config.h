@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "util/addr.h"
+#include "util/netlist.h"
 
 #define CONFIG_MAX_LISTEN 32
 #define CONFIG_MAX_NUMWANT 1000
@@ -48,6 +49,15 @@ struct config {
     size_t http_head_max;             /* http.head_max: 8192 */
     unsigned http_idle_timeout;       /* http.idle_timeout SEC: 30 */
     unsigned http_max_conns;          /* http.max_connections (total): 10000 */
+
+    /* Operating it for real (issue 6): access list, trusted proxies, privilege drop. Paths
+     * are used after the chroot to tracker.rootdir, so they are relative to it. */
+    char whitelist[512];              /* access.whitelist / -w: "" = none */
+    char blacklist[512];              /* access.blacklist / -b: "" = none */
+    struct netlist proxies;           /* access.proxy NET (repeatable): X-Forwarded-For, ip= */
+    bool trust_ip_param;              /* access.trust_ip_param: honour ip= from anyone */
+    char user[64];                    /* tracker.user / -u: "" = stay as started */
+    char rootdir[512];                /* tracker.rootdir / -d: "" = no chroot */
 
     int log_level;                    /* -q / -v: 1 warn, 2 info (default), 3 debug */
     char config_file[512];            /* -f */
