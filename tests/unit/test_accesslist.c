@@ -103,6 +103,37 @@ TEST(sorted_unique_and_search)
     free(text);
 }
 
+/* Enough hashes for the radix path, with one crowded bucket (same two leading bytes). */
+TEST(radix_sort_large)
+{
+    size_t n = 5000;
+    char *text = malloc(n * 41 + 1);
+    size_t pos = 0;
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        if (i % 3 == 0)
+            pos += (size_t)sprintf(text + pos, "abcd%020llx%016zx\n", (unsigned long long)x, i);
+        else
+            pos += (size_t)sprintf(text + pos, "%016llx%024zx\n", (unsigned long long)x, i);
+    }
+    struct bads b = {{0}, 0};
+    struct accesslist *l = from_text(text, &b);
+    CHECK_EQ_INT(b.n, 0);
+    CHECK_EQ_INT(l->n, n);
+    for (size_t i = 1; i < l->n; i++)
+        CHECK(memcmp(l->hashes[i - 1], l->hashes[i], 20) < 0);
+    uint8_t h[20];
+    for (size_t i = 0; i < n; i += 97) {
+        hash_of(text + i * 41, h);
+        CHECK(accesslist_contains(l, h));
+    }
+    accesslist_free(l);
+    free(text);
+}
+
 TEST(short_buffer_counts_all)
 {
     uint8_t out[1][20];
@@ -209,6 +240,7 @@ int main(void)
     RUN(parse_lines_and_comments);
     RUN(v2_hash_truncated);
     RUN(sorted_unique_and_search);
+    RUN(radix_sort_large);
     RUN(short_buffer_counts_all);
     RUN(load_file);
     RUN(modes);
