@@ -83,7 +83,7 @@ static const struct key_def keys[] = {
     {"access.trust_ip_param", KEY_BOOL, FIELD(trust_ip_param), 0, 0, NULL, "on|off", "off",
      "honour ip=/ipv4=/ipv6= and the UDP ip field from anyone", NULL},
     {"tracker.user", KEY_PATH, FIELD(user), 0, 0, NULL, "NAME", "none",
-     "after binding, switch to this user and its groups (-u)", NULL},
+     "after binding, switch to this user (-u)", NULL},
     {"tracker.rootdir", KEY_PATH, FIELD(rootdir), 0, 0, NULL, "DIR", "none",
      "after binding, chroot here; later paths are inside it (-d)", NULL},
 };
