@@ -274,4 +274,37 @@ def run(runner, swarmd):
         eq(p.returncode, 1, "exit status")
     T("a user switch that cannot happen stops start-up", privdrop_refused)
 
+    # ---- shipped files -------------------------------------------------------------------
+    top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+    def sample_config():
+        with open(os.path.join(top, "contrib", "swarmd.conf")) as f:
+            text = f.read()
+        p = subprocess.run([swarmd, "--check-config", "-f", os.path.join(top, "contrib",
+                                                                          "swarmd.conf")],
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=5)
+        eq((p.returncode, p.stdout.strip()), (0, b"configuration ok"), "--check-config")
+        dd = Daemon(swarmd, config_text=text).start()
+        try:
+            http_announce(dd, rand_hash(), 6601)
+            rc, elapsed = dd.stop()
+            eq(rc, 0, "exit status")
+            check(elapsed < 1.0, "SIGTERM took %.2f s" % elapsed)
+        finally:
+            dd.kill()
+    T("contrib/swarmd.conf starts swarmd unchanged; SIGTERM exits 0 within 1 s",
+      sample_config)
+
+    def man_page():
+        if not shutil.which("man"):
+            raise Skip("no man")
+        p = subprocess.run(["man", "--warnings", "-l", os.path.join(top, "docs", "swarmd.8")],
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=10,
+                           env=dict(os.environ, MANPAGER="cat", PAGER="cat", MANWIDTH="80"))
+        eq(p.returncode, 0, "man exit status")
+        eq(p.stderr.strip(), b"", "groff warnings")
+        for word in (b"access.whitelist", b"access.proxy", b"tracker.rootdir", b"SIGHUP"):
+            check(word in p.stdout, "man page lacks %r" % word)
+    T("docs/swarmd.8 renders with man -l without warnings", man_page)
+
     shutil.rmtree(tmp, ignore_errors=True)
