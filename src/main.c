@@ -26,6 +26,7 @@
 #include "util/log.h"
 #include "util/rng.h"
 #include "worker.h"
+#include "ws_tracker.h"
 
 #define HOUSEKEEPING_TICK_MS 100
 #define TORRENT_KEEP_SECONDS 86400
@@ -241,6 +242,7 @@ struct daemon {
     struct housekeeping hk;
     bool hk_started;
     struct access_ctl access;
+    struct ws_tracker *ws;
 };
 
 static void daemon_stop(struct daemon *d)
@@ -249,6 +251,8 @@ static void daemon_stop(struct daemon *d)
     for (unsigned i = 0; i < d->nstarted; i++)
         worker_join(d->workers[i]);
     d->nstarted = 0;
+    ws_tracker_stop(d->ws); /* after the workers: no hand-over can be under way */
+    d->ws = NULL;
     if (d->hk_started) {
         __atomic_store_n(&d->hk.stop, 1, __ATOMIC_RELAXED);
         pthread_join(d->hk.thread, NULL);
@@ -286,7 +290,9 @@ static bool daemon_start(struct daemon *d)
         log_info("chrooted to %s", cfg->rootdir);
     if (cfg->user[0])
         log_info("running as user %s", cfg->user);
-    if (!access_ctl_open(&d->access, cfg->whitelist, cfg->blacklist, d->nworkers, perr,
+    /* One reader slot (and below, one statistics block) more than workers: the WebSocket
+     * thread's. */
+    if (!access_ctl_open(&d->access, cfg->whitelist, cfg->blacklist, d->nworkers + 1, perr,
                          sizeof perr)) {
         log_error("access list: %s", perr);
         return false;
@@ -312,17 +318,24 @@ static bool daemon_start(struct daemon *d)
         log_error("cannot create the swarm table: out of memory or threads");
         return false;
     }
-    if (posix_memalign(&mem, 64, sizeof(struct worker_stats) * d->nworkers) != 0) {
+    if (posix_memalign(&mem, 64, sizeof(struct worker_stats) * (d->nworkers + 1)) != 0) {
         log_error("out of memory");
         return false;
     }
     d->stats = mem;
-    memset(d->stats, 0, sizeof(struct worker_stats) * d->nworkers);
+    memset(d->stats, 0, sizeof(struct worker_stats) * (d->nworkers + 1));
     if (!tracker_init(&d->tracker, cfg, d->store, d->fullscrape, d->stats, d->nworkers)) {
         log_error("cannot initialise the tracker (no randomness from the operating system)");
         return false;
     }
     d->tracker.access = &d->access;
+    d->tracker.nstat_blocks = d->nworkers + 1;
+    d->ws = ws_tracker_start(&d->tracker, d->nworkers, NULL);
+    if (!d->ws) {
+        log_error("cannot start the WebSocket thread");
+        return false;
+    }
+    d->tracker.ws = d->ws;
 
     d->hk.store = d->store;
     d->hk.cycle_seconds = cfg->peer_timeout / 8;

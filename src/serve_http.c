@@ -12,7 +12,9 @@
 #include "proto/bencode.h"
 #include "proto/http_params.h"
 #include "proto/http_reply.h"
+#include "proto/websocket.h"
 #include "tracker.h"
+#include "ws_tracker.h"
 
 static bool path_ends_with(const struct http_request *req, const char *word)
 {
@@ -136,6 +138,9 @@ enum http_action serve_http(void *ctx, const struct http_request *req,
 {
     struct tracker_worker *w = ctx;
 
+    /* WebSocket (WebTorrent) on any path, when the WebSocket tracker runs. */
+    if (w->t->ws && ws_is_upgrade(req))
+        return ws_serve_upgrade(w, req, out);
     if (req->method_len != 3 || memcmp(req->method, "GET", 3) != 0) {
         stat_inc(w->stats, STAT_HTTP_BAD_METHOD);
         return send_text(w, req, out, 405, "405 method not allowed", "Allow: GET\r\n");

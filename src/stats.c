@@ -24,6 +24,16 @@ static const char *const names[STAT_COUNT] = {
     [STAT_UDP_BAD_CONNID] = "udp_bad_connid",
     [STAT_UDP_ERROR_SENT] = "udp_error_sent",
     [STAT_COMPLETED] = "completed",
+    [STAT_WS_CONN_ACCEPTED] = "ws_conn_accepted",
+    [STAT_WS_CONN_TIMEOUT] = "ws_conn_timeout",
+    [STAT_WS_ANNOUNCE] = "ws_announce",
+    [STAT_WS_SCRAPE] = "ws_scrape",
+    [STAT_WS_FAILURE] = "ws_failure",
+    [STAT_WS_OFFER_RELAYED] = "ws_offer_relayed",
+    [STAT_WS_ANSWER_RELAYED] = "ws_answer_relayed",
+    [STAT_WS_ANSWER_DROPPED] = "ws_answer_dropped",
+    [STAT_WS_SLOW_CLOSED] = "ws_slow_closed",
+    [STAT_WS_BAD_FRAME] = "ws_bad_frame",
 };
 
 uint64_t stats_sum(const struct worker_stats *blocks, unsigned n, enum stat_counter k)

@@ -26,6 +26,16 @@ enum stat_counter {
     STAT_UDP_BAD_CONNID,
     STAT_UDP_ERROR_SENT,
     STAT_COMPLETED,
+    STAT_WS_CONN_ACCEPTED,   /* WebSocket connections taken over from HTTP */
+    STAT_WS_CONN_TIMEOUT,
+    STAT_WS_ANNOUNCE,
+    STAT_WS_SCRAPE,
+    STAT_WS_FAILURE,         /* replies with a failure reason */
+    STAT_WS_OFFER_RELAYED,
+    STAT_WS_ANSWER_RELAYED,
+    STAT_WS_ANSWER_DROPPED,  /* to_peer_id not in the swarm */
+    STAT_WS_SLOW_CLOSED,     /* disconnected: too much queued output */
+    STAT_WS_BAD_FRAME,       /* protocol errors and oversized messages */
     STAT_COUNT
 };
 

@@ -11,6 +11,7 @@
 #include "proto/udp.h"
 #include "util/clock.h"
 #include "util/rng.h"
+#include "ws_tracker.h"
 
 bool tracker_init(struct tracker *t, const struct config *cfg, store_t *store,
                   struct fullscrape *fs, struct worker_stats *stats, unsigned nworkers)
@@ -21,6 +22,7 @@ bool tracker_init(struct tracker *t, const struct config *cfg, store_t *store,
     t->fullscrape = fs;
     t->stats = stats;
     t->nworkers = nworkers;
+    t->nstat_blocks = nworkers;
     t->started = clock_now();
     return connid_init(&t->connid);
 }
@@ -119,6 +121,7 @@ const char *tracker_announce(struct tracker_worker *w, const struct announce_req
         return "tracker out of memory";
     if (req->event == EVENT_COMPLETED)
         stat_inc(w->stats, STAT_COMPLETED);
+    ws_tracker_add_counts(w->t->ws, req->info_hash, &res.counts); /* browser peers count too */
 
     out->counts = res.counts;
     out->interval = jittered(w, cfg->interval);
@@ -136,6 +139,8 @@ void tracker_scrape(struct tracker_worker *w, const struct scrape_req *req,
     for (unsigned i = 0; i < req->count; i++) {
         if (access_ctl_allowed(w->t->access, req->hashes[i])) {
             present[i] = store_scrape(w->t->store, req->hashes[i], &counts[i]);
+            if (ws_tracker_add_counts(w->t->ws, req->hashes[i], &counts[i]))
+                present[i] = true;
         } else {
             /* Not served here: nothing to tell, not even whether we know it. */
             present[i] = false;

@@ -27,6 +27,10 @@ struct tracker {
     unsigned nworkers;
     uint32_t started;           /* clock_now() at start */
     struct access_ctl *access;  /* NULL: every torrent allowed (set by main after init) */
+    /* WebSocket tracker (NULL: none; set by main after init). It counts into stats block
+     * nworkers, so t->stats has nstat_blocks = nworkers + 1 blocks when it runs. */
+    struct ws_tracker *ws;
+    unsigned nstat_blocks;
 };
 
 /* Largest HTTP reply body; with its head it fits the 64 KiB the HTTP server guarantees. */

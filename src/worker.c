@@ -18,6 +18,7 @@
 #include "serve.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "ws_tracker.h"
 
 #define WORKER_TICK_MS 100
 
@@ -104,6 +105,8 @@ struct worker *worker_start(struct tracker *t, unsigned id, const struct worker_
                                : UINT_MAX,
         .max_conns = t->cfg->http_max_conns / nworkers,
         .stats = w->tw->stats,
+        .upgrade = t->ws ? ws_tracker_adopt : NULL,
+        .upgrade_ctx = t->ws,
     };
     if (hc.max_conns < 1)
         hc.max_conns = 1;

@@ -246,6 +246,25 @@ static void error_reply(struct http_server *s, struct http_conn *c, int status)
 
 /* ---- requests ---- */
 
+/* Hand the connection to another protocol (WebSocket): the fd, the replies not yet written
+ * (the scratch) and what the client sent after the upgrade request go to cfg.upgrade. */
+static void conn_upgrade(struct http_server *s, struct http_conn *c, size_t off)
+{
+    int fd = c->watch.fd;
+    size_t out_len = s->scratch_len;
+    s->scratch_len = 0;
+    if (!s->cfg.upgrade || c->out || c->blob) {
+        conn_close(s, c);
+        return;
+    }
+    list_remove(c);
+    loop_del(s->loop, &c->watch);
+    s->nconns--;
+    s->cfg.upgrade(s->cfg.upgrade_ctx, fd, &c->peer, s->scratch, out_len,
+                   (const uint8_t *)c->in + off, c->in_len - off);
+    free(c);
+}
+
 /* Answer every complete request in c->in, in order, then write the replies and decide what
  * the connection waits for next. May close (and free) c. Precondition: nothing pending. */
 static void conn_process(struct http_server *s, struct http_conn *c)
@@ -281,6 +300,11 @@ static void conn_process(struct http_server *s, struct http_conn *c)
             break;
         }
         off += (size_t)r;
+        if (act == HTTP_UPGRADE && !out.buf.overflow) {
+            s->scratch_len += out.buf.len;
+            conn_upgrade(s, c, off);
+            return;
+        }
         if (out.buf.overflow) {
             blob_unref(out.body);
             error_reply(s, c, 500);

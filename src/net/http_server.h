@@ -26,6 +26,10 @@ struct http_server_config {
     unsigned max_conns;       /* per server (per worker) */
     /* Optional (NULL: none): counts STAT_HTTP_CONN_* and the 400/431 it writes itself. */
     struct worker_stats *stats;
+    /* Optional: takes over a connection whose handler answered HTTP_UPGRADE (see there). */
+    bool (*upgrade)(void *ctx, int fd, const struct peer_addr *peer, const uint8_t *pre_out,
+                    size_t pre_out_len, const uint8_t *pre_in, size_t pre_in_len);
+    void *upgrade_ctx;
 };
 
 enum http_action {
@@ -33,6 +37,9 @@ enum http_action {
     HTTP_CLOSE,   /* reply written; close after sending it */
     HTTP_PENDING, /* nothing written; call the handler again with the same request later
                    * (on a tick, ~every 20 ms); the connection reads nothing meanwhile */
+    HTTP_UPGRADE, /* reply written (101); then the socket, the unsent replies and the bytes
+                   * after this request go to cfg.upgrade, which owns them from then on
+                   * (without cfg.upgrade the connection is closed) */
 };
 
 struct http_out {

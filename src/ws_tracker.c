@@ -1,0 +1,1164 @@
+/* ws_tracker.c - WebSocket connections, WebSocket swarms and the offer/answer relay.
+ *
+ * Threads: everything below runs on the module's own thread except ws_tracker_adopt (queue
+ * under hand_lock, then one byte into a pipe to wake the loop) and ws_tracker_add_counts
+ * (reads one stripe under its lock). Swarm tables are written only by the module's thread,
+ * always under the stripe lock, so that readers on other threads see whole updates.
+ *
+ * A connection costs its struct plus a small member array; input is read into one
+ * thread-wide buffer and only an incomplete frame is kept per connection, so an idle peer
+ * holds no buffers. Connections that must go while a relay loop may still be walking a
+ * swarm are only marked (conn_kill) and freed at the end of the event (reap). */
+#include "ws_tracker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "net/loop.h"
+#include "proto/websocket.h"
+#include "proto/ws_json.h"
+#include "stats.h"
+#include "tracker.h"
+#include "util/clock.h"
+#include "util/log.h"
+#include "util/rng.h"
+#include "util/siphash.h"
+
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0
+#endif
+
+#define WS_TICK_MS 100
+#define WS_STRIPES 16
+#define WS_RBUF_CAP (WS_MAX_MESSAGE + WS_FRAME_HEADER_MAX + 16384)
+#define WS_OUT_CAP (WS_MAX_MESSAGE + 1024) /* one reply; relayed messages are smaller */
+
+struct ws_conn;
+struct ws_swarm;
+
+/* One peer in one swarm. */
+struct ws_member {
+    struct ws_swarm *sw;
+    struct ws_conn *conn;
+    uint32_t idx; /* position in sw->members */
+    bool seeder;
+    uint8_t peer_id[PEER_ID_LEN];
+};
+
+struct ws_swarm {
+    uint8_t hash[INFO_HASH_LEN];
+    struct ws_swarm *next; /* bucket chain */
+    struct ws_member **members;
+    uint32_t n, cap, seeders, completed;
+};
+
+struct ws_stripe {
+    pthread_mutex_t lock;
+    struct ws_swarm **buckets;
+    size_t nbuckets, nswarms;
+} __attribute__((aligned(64)));
+
+struct ws_conn {
+    struct loop_watch watch;
+    struct ws_tracker *ws;
+    struct ws_conn *prev, *next; /* all connections, or the dead list */
+    uint64_t last_ms;            /* last frame received */
+    bool dead, closing;
+    bool in_msg;                 /* a fragmented message is being reassembled */
+    uint8_t msg_op;
+    uint8_t *in;                 /* bytes of an incomplete frame */
+    size_t in_len;
+    uint8_t *msg;                /* fragments so far */
+    size_t msg_len;
+    uint8_t *out;                /* queued output */
+    size_t out_off, out_len;
+    struct ws_member **members;
+    unsigned nmembers, cap_members;
+};
+
+struct hand_item {
+    struct hand_item *next;
+    int fd;
+    struct peer_addr peer;
+    size_t out_len, in_len;
+    uint8_t data[]; /* out bytes, then in bytes */
+};
+
+struct ws_tracker {
+    struct tracker *t;
+    struct ws_tracker_config cfg;
+    unsigned stats_id;
+    struct worker_stats *stats;
+    struct tracker_worker *tw; /* for the access list and the PRNG */
+    loop_t *loop;
+    pthread_t thread;
+    bool started;
+    int stop;                  /* atomic */
+    int wake[2];               /* pipe: hand-over notifications */
+    struct loop_watch wake_watch;
+    pthread_mutex_t hand_lock;
+    struct hand_item *hand_head, *hand_tail;
+    unsigned hand_pending;     /* atomic: adopted but not yet served (counts against the cap) */
+    unsigned nconns;           /* atomic */
+    struct ws_conn *conns, *dead;
+    uint64_t now_ms, last_idle_ms;
+    uint8_t hash_key[16];
+    struct ws_stripe stripes[WS_STRIPES];
+    uint8_t rbuf[WS_RBUF_CAP];
+    uint8_t obuf[WS_FRAME_HEADER_MAX + WS_OUT_CAP];
+};
+
+static void count(struct ws_tracker *ws, enum stat_counter k)
+{
+    stat_inc(ws->stats, k);
+}
+
+/* ---- swarm table ---- */
+
+static struct ws_stripe *stripe_of(struct ws_tracker *ws, const uint8_t *hash)
+{
+    return &ws->stripes[hash[0] % WS_STRIPES];
+}
+
+static size_t bucket_of(struct ws_tracker *ws, const struct ws_stripe *st, const uint8_t *hash)
+{
+    return (size_t)(siphash24(ws->hash_key, hash, INFO_HASH_LEN) & (st->nbuckets - 1));
+}
+
+/* Caller holds the stripe lock or is the module's thread. */
+static struct ws_swarm *swarm_find(struct ws_tracker *ws, struct ws_stripe *st,
+                                   const uint8_t *hash)
+{
+    if (!st->nbuckets)
+        return NULL;
+    for (struct ws_swarm *sw = st->buckets[bucket_of(ws, st, hash)]; sw; sw = sw->next)
+        if (memcmp(sw->hash, hash, INFO_HASH_LEN) == 0)
+            return sw;
+    return NULL;
+}
+
+static bool stripe_grow(struct ws_tracker *ws, struct ws_stripe *st)
+{
+    size_t nb = st->nbuckets ? st->nbuckets * 2 : 64;
+    struct ws_swarm **b = calloc(nb, sizeof *b);
+    if (!b)
+        return false;
+    size_t old = st->nbuckets;
+    struct ws_swarm **ob = st->buckets;
+    st->buckets = b;
+    st->nbuckets = nb;
+    for (size_t i = 0; i < old; i++) {
+        for (struct ws_swarm *sw = ob[i], *next; sw; sw = next) {
+            next = sw->next;
+            size_t k = bucket_of(ws, st, sw->hash);
+            sw->next = b[k];
+            b[k] = sw;
+        }
+    }
+    free(ob);
+    return true;
+}
+
+/* Module thread only; takes the stripe lock for the insertion. */
+static struct ws_swarm *swarm_get(struct ws_tracker *ws, const uint8_t *hash)
+{
+    struct ws_stripe *st = stripe_of(ws, hash);
+    struct ws_swarm *sw = swarm_find(ws, st, hash);
+    if (sw)
+        return sw;
+    sw = calloc(1, sizeof *sw);
+    if (!sw)
+        return NULL;
+    memcpy(sw->hash, hash, INFO_HASH_LEN);
+    pthread_mutex_lock(&st->lock);
+    if (st->nswarms >= st->nbuckets && !stripe_grow(ws, st) && !st->nbuckets) {
+        pthread_mutex_unlock(&st->lock);
+        free(sw);
+        return NULL;
+    }
+    size_t k = bucket_of(ws, st, hash);
+    sw->next = st->buckets[k];
+    st->buckets[k] = sw;
+    st->nswarms++;
+    pthread_mutex_unlock(&st->lock);
+    return sw;
+}
+
+/* Free a swarm without members (its completed count goes with it: browser swarms are
+ * short-lived and the store keeps the long-term count of HTTP/UDP swarms). */
+static void swarm_drop_if_empty(struct ws_tracker *ws, struct ws_swarm *sw)
+{
+    if (sw->n)
+        return;
+    struct ws_stripe *st = stripe_of(ws, sw->hash);
+    pthread_mutex_lock(&st->lock);
+    struct ws_swarm **pp = &st->buckets[bucket_of(ws, st, sw->hash)];
+    while (*pp && *pp != sw)
+        pp = &(*pp)->next;
+    if (*pp) {
+        *pp = sw->next;
+        st->nswarms--;
+    }
+    pthread_mutex_unlock(&st->lock);
+    free(sw->members);
+    free(sw);
+}
+
+static struct ws_member *conn_member(struct ws_conn *c, const struct ws_swarm *sw)
+{
+    for (unsigned i = 0; i < c->nmembers; i++)
+        if (c->members[i]->sw == sw)
+            return c->members[i];
+    return NULL;
+}
+
+/* Add connection c to swarm sw. NULL when a cap or memory runs out. */
+static struct ws_member *member_add(struct ws_tracker *ws, struct ws_conn *c,
+                                    struct ws_swarm *sw, bool seeder)
+{
+    if (c->nmembers >= ws->cfg.max_swarms)
+        return NULL;
+    if (c->nmembers == c->cap_members) {
+        unsigned nc = c->cap_members ? c->cap_members * 2 : 4;
+        struct ws_member **a = realloc(c->members, nc * sizeof *a);
+        if (!a)
+            return NULL;
+        c->members = a;
+        c->cap_members = nc;
+    }
+    struct ws_member *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    struct ws_stripe *st = stripe_of(ws, sw->hash);
+    pthread_mutex_lock(&st->lock);
+    if (sw->n == sw->cap) {
+        uint32_t nc = sw->cap ? sw->cap * 2 : 4;
+        struct ws_member **a = realloc(sw->members, nc * sizeof *a);
+        if (!a) {
+            pthread_mutex_unlock(&st->lock);
+            free(m);
+            return NULL;
+        }
+        sw->members = a;
+        sw->cap = nc;
+    }
+    m->sw = sw;
+    m->conn = c;
+    m->seeder = seeder;
+    m->idx = sw->n;
+    sw->members[sw->n++] = m;
+    sw->seeders += seeder;
+    pthread_mutex_unlock(&st->lock);
+    c->members[c->nmembers++] = m;
+    return m;
+}
+
+static void member_set_seeder(struct ws_tracker *ws, struct ws_member *m, bool seeder)
+{
+    if (m->seeder == seeder)
+        return;
+    struct ws_stripe *st = stripe_of(ws, m->sw->hash);
+    pthread_mutex_lock(&st->lock);
+    m->sw->seeders += seeder ? 1 : (uint32_t)-1;
+    m->seeder = seeder;
+    pthread_mutex_unlock(&st->lock);
+}
+
+/* Remove m from its swarm and its connection, free it, and free the swarm if empty. */
+static void member_del(struct ws_tracker *ws, struct ws_member *m)
+{
+    struct ws_swarm *sw = m->sw;
+    struct ws_conn *c = m->conn;
+    struct ws_stripe *st = stripe_of(ws, sw->hash);
+    pthread_mutex_lock(&st->lock);
+    struct ws_member *last = sw->members[--sw->n];
+    sw->members[m->idx] = last;
+    last->idx = m->idx;
+    sw->seeders -= m->seeder;
+    pthread_mutex_unlock(&st->lock);
+    for (unsigned i = 0; i < c->nmembers; i++) {
+        if (c->members[i] == m) {
+            c->members[i] = c->members[--c->nmembers];
+            break;
+        }
+    }
+    free(m);
+    swarm_drop_if_empty(ws, sw);
+}
+
+bool ws_tracker_add_counts(struct ws_tracker *ws, const uint8_t *info_hash,
+                           struct swarm_counts *counts)
+{
+    if (!ws)
+        return false;
+    struct ws_stripe *st = stripe_of(ws, info_hash);
+    bool found = false;
+    pthread_mutex_lock(&st->lock);
+    struct ws_swarm *sw = swarm_find(ws, st, info_hash);
+    if (sw) {
+        counts->seeders += sw->seeders;
+        counts->leechers += sw->n - sw->seeders;
+        counts->completed += sw->completed;
+        found = true;
+    }
+    pthread_mutex_unlock(&st->lock);
+    return found;
+}
+
+/* ---- connections: output ---- */
+
+static void conn_kill(struct ws_tracker *ws, struct ws_conn *c)
+{
+    if (c->dead)
+        return;
+    c->dead = true;
+    loop_del(ws->loop, &c->watch);
+    /* Closing the socket is "stopped" for every swarm of the connection. */
+    while (c->nmembers)
+        member_del(ws, c->members[c->nmembers - 1]);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        ws->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = NULL;
+    c->next = ws->dead;
+    ws->dead = c;
+}
+
+static void reap(struct ws_tracker *ws)
+{
+    while (ws->dead) {
+        struct ws_conn *c = ws->dead;
+        ws->dead = c->next;
+        close(c->watch.fd);
+        free(c->in);
+        free(c->msg);
+        free(c->out);
+        free(c->members);
+        free(c);
+        __atomic_fetch_sub(&ws->nconns, 1, __ATOMIC_RELAXED);
+    }
+}
+
+/* Send header + payload: straight to the socket when nothing is queued, the rest queued. A
+ * connection whose queue would pass max_queued is a reader too slow to keep: killed. */
+static void conn_write(struct ws_tracker *ws, struct ws_conn *c, const uint8_t *p, size_t n)
+{
+    if (c->dead)
+        return;
+    size_t done = 0;
+    if (!c->out_len) {
+        ssize_t w = send(c->watch.fd, p, n, MSG_NOSIGNAL);
+        if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            conn_kill(ws, c);
+            return;
+        }
+        done = w > 0 ? (size_t)w : 0;
+        if (done == n)
+            return;
+    }
+    size_t rest = n - done;
+    if (c->out_len - c->out_off + rest > ws->cfg.max_queued) {
+        count(ws, STAT_WS_SLOW_CLOSED);
+        conn_kill(ws, c);
+        return;
+    }
+    if (c->out_off) {
+        memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+        c->out_len -= c->out_off;
+        c->out_off = 0;
+    }
+    uint8_t *o = realloc(c->out, c->out_len + rest);
+    if (!o) {
+        conn_kill(ws, c);
+        return;
+    }
+    memcpy(o + c->out_len, p + done, rest);
+    c->out = o;
+    c->out_len += rest;
+    if (loop_set(ws->loop, &c->watch, c->closing ? LOOP_WRITE : LOOP_READ | LOOP_WRITE) < 0)
+        conn_kill(ws, c);
+}
+
+/* Frame and send a payload that sits in ws->obuf after WS_FRAME_HEADER_MAX bytes. */
+static void conn_send_obuf(struct ws_tracker *ws, struct ws_conn *c, uint8_t op, size_t len)
+{
+    uint8_t h[WS_FRAME_HEADER_MAX];
+    size_t hl = ws_frame_header(h, op, len);
+    uint8_t *start = ws->obuf + WS_FRAME_HEADER_MAX - hl;
+    memcpy(start, h, hl);
+    conn_write(ws, c, start, hl + len);
+}
+
+static void conn_send_frame(struct ws_tracker *ws, struct ws_conn *c, uint8_t op,
+                            const uint8_t *p, size_t n)
+{
+    uint8_t f[WS_FRAME_HEADER_MAX + 125];
+    size_t hl = ws_frame_header(f, op, n);
+    memcpy(f + hl, p, n); /* control frames only: n <= 125 */
+    conn_write(ws, c, f, hl + n);
+}
+
+/* Send a close frame and close once it is written; reads stop. */
+static void conn_close_with(struct ws_tracker *ws, struct ws_conn *c, unsigned code)
+{
+    if (c->dead || c->closing)
+        return;
+    uint8_t p[2] = {(uint8_t)(code >> 8), (uint8_t)code};
+    c->closing = true;
+    conn_send_frame(ws, c, WS_OP_CLOSE, p, code ? 2 : 0);
+    if (!c->dead && !c->out_len)
+        conn_kill(ws, c);
+}
+
+/* The reply buffer: JSON goes after room for the frame header. */
+static struct buf reply_buf(struct ws_tracker *ws)
+{
+    struct buf b;
+    buf_init(&b, ws->obuf + WS_FRAME_HEADER_MAX, WS_OUT_CAP);
+    return b;
+}
+
+static void send_json(struct ws_tracker *ws, struct ws_conn *c, const struct buf *b)
+{
+    if (!b->overflow)
+        conn_send_obuf(ws, c, WS_OP_TEXT, b->len);
+}
+
+static void send_failure(struct ws_tracker *ws, struct ws_conn *c, const struct ws_msg *m,
+                         const char *reason)
+{
+    /* Clients ignore a reply without "action", and an announce failure without the
+     * info_hash they asked about. */
+    struct buf b = reply_buf(ws);
+    buf_puts(&b, "{\"action\":");
+    buf_puts(&b, m->action == WS_ACTION_SCRAPE ? "\"scrape\"" : "\"announce\"");
+    if (m->hash_given && m->nhashes == 1 && !m->hash_list) {
+        buf_puts(&b, ",\"info_hash\":");
+        ws_json_put_bytes(&b, m->hashes[0], INFO_HASH_LEN);
+    }
+    buf_puts(&b, ",\"failure reason\":");
+    ws_json_put_text(&b, reason);
+    buf_putc(&b, '}');
+    count(ws, STAT_WS_FAILURE);
+    send_json(ws, c, &b);
+}
+
+/* ---- messages ---- */
+
+static void total_counts(struct ws_tracker *ws, const uint8_t *hash, struct swarm_counts *sc)
+{
+    memset(sc, 0, sizeof *sc);
+    store_scrape(ws->t->store, hash, sc);
+    ws_tracker_add_counts(ws, hash, sc);
+}
+
+static void do_answer(struct ws_tracker *ws, struct ws_conn *c, const struct ws_msg *m)
+{
+    struct ws_swarm *sw = swarm_find(ws, stripe_of(ws, m->hashes[0]), m->hashes[0]);
+    struct ws_member *to = NULL;
+    if (sw && conn_member(c, sw)) {
+        for (uint32_t i = 0; i < sw->n; i++) {
+            if (memcmp(sw->members[i]->peer_id, m->to_peer_id, PEER_ID_LEN) == 0 &&
+                !sw->members[i]->conn->dead) {
+                to = sw->members[i];
+                break;
+            }
+        }
+    }
+    if (!to) {
+        count(ws, STAT_WS_ANSWER_DROPPED);
+        return;
+    }
+    struct buf b = reply_buf(ws);
+    buf_puts(&b, "{\"action\":\"announce\",\"info_hash\":");
+    ws_json_put_bytes(&b, m->hashes[0], INFO_HASH_LEN);
+    buf_puts(&b, ",\"peer_id\":");
+    ws_json_put_bytes(&b, m->peer_id, PEER_ID_LEN);
+    buf_puts(&b, ",\"offer_id\":");
+    buf_put(&b, m->offer_id.p, m->offer_id.len);
+    buf_puts(&b, ",\"answer\":");
+    buf_put(&b, m->answer.p, m->answer.len);
+    buf_putc(&b, '}');
+    count(ws, STAT_WS_ANSWER_RELAYED);
+    send_json(ws, to->conn, &b);
+}
+
+/* Send up to min(numwant, offers) other members of sw one offer each, chosen at random. */
+static void relay_offers(struct ws_tracker *ws, struct ws_member *self, const struct ws_msg *m)
+{
+    struct ws_swarm *sw = self->sw;
+    unsigned k = m->noffers;
+    unsigned want = m->numwant < 0 ? k : (unsigned)m->numwant;
+    if (want < k)
+        k = want;
+    if (k > sw->n - 1)
+        k = sw->n - 1;
+    if (!k)
+        return;
+    uint32_t chosen[WS_MAX_OFFERS];
+    unsigned nc = 0;
+    if (k == sw->n - 1) {
+        for (uint32_t i = 0; i < sw->n; i++)
+            if (i != self->idx)
+                chosen[nc++] = i;
+    } else {
+        /* k <= 20 < n - 1: rejection sampling ends quickly. */
+        while (nc < k) {
+            uint32_t i = rng_below(&ws->tw->rng, sw->n);
+            bool dup = i == self->idx;
+            for (unsigned j = 0; j < nc && !dup; j++)
+                dup = chosen[j] == i;
+            if (!dup)
+                chosen[nc++] = i;
+        }
+    }
+    /* Snapshot the targets: a slow target killed while sending leaves the swarm and
+     * reorders its member array. Dead connections stay allocated until reap. */
+    struct ws_conn *targets[WS_MAX_OFFERS];
+    for (unsigned j = 0; j < nc; j++)
+        targets[j] = sw->members[chosen[j]]->conn;
+    uint8_t hash[INFO_HASH_LEN];
+    memcpy(hash, sw->hash, INFO_HASH_LEN);
+    for (unsigned j = 0; j < nc; j++) {
+        const struct ws_offer *o = &m->offers[j];
+        struct buf b = reply_buf(ws);
+        buf_puts(&b, "{\"action\":\"announce\",\"info_hash\":");
+        ws_json_put_bytes(&b, hash, INFO_HASH_LEN);
+        buf_puts(&b, ",\"peer_id\":");
+        ws_json_put_bytes(&b, m->peer_id, PEER_ID_LEN);
+        buf_puts(&b, ",\"offer_id\":");
+        buf_put(&b, o->offer_id.p, o->offer_id.len);
+        buf_puts(&b, ",\"offer\":");
+        buf_put(&b, o->offer.p, o->offer.len);
+        buf_putc(&b, '}');
+        if (!targets[j]->dead)
+            count(ws, STAT_WS_OFFER_RELAYED);
+        send_json(ws, targets[j], &b);
+    }
+}
+
+static void do_announce(struct ws_tracker *ws, struct ws_conn *c, const struct ws_msg *m)
+{
+    if (!m->hash_given || m->hash_list || m->nhashes != 1) {
+        send_failure(ws, c, m, "invalid info_hash");
+        return;
+    }
+    if (!m->has_peer_id) {
+        send_failure(ws, c, m, "invalid peer_id");
+        return;
+    }
+    if (!tracker_allowed(ws->tw, m->hashes[0])) {
+        send_failure(ws, c, m, "torrent not allowed");
+        return;
+    }
+    count(ws, STAT_WS_ANNOUNCE);
+    if (m->answer.p) {
+        if (!m->has_to_peer_id || !m->offer_id.p) {
+            send_failure(ws, c, m, "an answer needs to_peer_id and offer_id");
+            return;
+        }
+        /* An answer is not an announce of its own: no reply (clients expect none). */
+        do_answer(ws, c, m);
+        return;
+    }
+    struct ws_stripe *st = stripe_of(ws, m->hashes[0]);
+    struct ws_swarm *sw = swarm_find(ws, st, m->hashes[0]);
+    struct ws_member *me = sw ? conn_member(c, sw) : NULL;
+    bool seeder = m->has_left && m->left == 0;
+    if (m->event == EVENT_STOPPED) {
+        if (me)
+            member_del(ws, me);
+        me = NULL;
+    } else {
+        if (!me) {
+            if (c->nmembers >= ws->cfg.max_swarms) {
+                send_failure(ws, c, m, "too many torrents on one connection");
+                return;
+            }
+            sw = swarm_get(ws, m->hashes[0]);
+            me = sw ? member_add(ws, c, sw, seeder) : NULL;
+            if (!me) {
+                if (sw)
+                    swarm_drop_if_empty(ws, sw);
+                send_failure(ws, c, m, "tracker out of memory");
+                return;
+            }
+        } else {
+            /* "stopped" may come without "left"; an update without it keeps the flag. */
+            if (m->has_left)
+                member_set_seeder(ws, me, seeder);
+        }
+        if (m->event == EVENT_COMPLETED && !me->seeder) {
+            member_set_seeder(ws, me, true);
+        }
+        if (m->event == EVENT_COMPLETED) {
+            pthread_mutex_lock(&st->lock);
+            me->sw->completed++;
+            pthread_mutex_unlock(&st->lock);
+            stat_inc(ws->stats, STAT_COMPLETED);
+        }
+        memcpy(me->peer_id, m->peer_id, PEER_ID_LEN);
+    }
+    struct swarm_counts sc;
+    total_counts(ws, m->hashes[0], &sc);
+    struct buf b = reply_buf(ws);
+    buf_puts(&b, "{\"action\":\"announce\",\"info_hash\":");
+    ws_json_put_bytes(&b, m->hashes[0], INFO_HASH_LEN);
+    buf_puts(&b, ",\"interval\":");
+    buf_put_u64(&b, WS_INTERVAL);
+    buf_puts(&b, ",\"complete\":");
+    buf_put_u64(&b, sc.seeders);
+    buf_puts(&b, ",\"incomplete\":");
+    buf_put_u64(&b, sc.leechers);
+    buf_putc(&b, '}');
+    send_json(ws, c, &b);
+    if (me && !c->dead && m->noffers)
+        relay_offers(ws, me, m);
+}
+
+static void put_file(struct buf *b, const uint8_t *hash, const struct swarm_counts *sc)
+{
+    if (b->data[b->len - 1] != '{')
+        buf_putc(b, ',');
+    ws_json_put_bytes(b, hash, INFO_HASH_LEN);
+    buf_puts(b, ":{\"complete\":");
+    buf_put_u64(b, sc->seeders);
+    buf_puts(b, ",\"incomplete\":");
+    buf_put_u64(b, sc->leechers);
+    buf_puts(b, ",\"downloaded\":");
+    buf_put_u64(b, sc->completed);
+    buf_putc(b, '}');
+}
+
+struct full_ctx {
+    struct ws_tracker *ws;
+    struct buf *b;
+};
+
+/* Leave room for the closing braces; a full scrape stops at what one message holds. */
+#define WS_FULL_RESERVE 256
+
+static void full_visit(void *ctx, const uint8_t *hash, const struct swarm_counts *counts)
+{
+    struct full_ctx *f = ctx;
+    if (f->b->len + WS_FULL_RESERVE > f->b->cap || !access_ctl_allowed(f->ws->t->access, hash))
+        return;
+    struct swarm_counts sc = *counts;
+    /* Module thread: reading its own table needs no lock, but add_counts takes it anyway. */
+    ws_tracker_add_counts(f->ws, hash, &sc);
+    put_file(f->b, hash, &sc);
+}
+
+static void do_scrape(struct ws_tracker *ws, struct ws_conn *c, const struct ws_msg *m)
+{
+    count(ws, STAT_WS_SCRAPE);
+    struct buf b = reply_buf(ws);
+    buf_puts(&b, "{\"action\":\"scrape\",\"files\":{");
+    if (!m->hash_given) {
+        if (!ws->t->cfg->fullscrape) {
+            send_failure(ws, c, m, "full scrape disabled");
+            return;
+        }
+        struct full_ctx f = {.ws = ws, .b = &b};
+        store_foreach(ws->t->store, full_visit, &f);
+        /* Then the WebSocket-only swarms (those the store does not know). */
+        for (unsigned s = 0; s < WS_STRIPES; s++) {
+            struct ws_stripe *st = &ws->stripes[s];
+            for (size_t i = 0; i < st->nbuckets; i++) {
+                for (struct ws_swarm *sw = st->buckets[i]; sw; sw = sw->next) {
+                    struct swarm_counts sc;
+                    if (b.len + WS_FULL_RESERVE > b.cap ||
+                        store_scrape(ws->t->store, sw->hash, &sc) ||
+                        !access_ctl_allowed(ws->t->access, sw->hash))
+                        continue;
+                    sc.seeders = sw->seeders;
+                    sc.leechers = sw->n - sw->seeders;
+                    sc.completed = sw->completed;
+                    put_file(&b, sw->hash, &sc);
+                }
+            }
+        }
+    } else {
+        for (unsigned i = 0; i < m->nhashes; i++) {
+            struct swarm_counts sc;
+            if (!tracker_allowed(ws->tw, m->hashes[i]))
+                continue;
+            total_counts(ws, m->hashes[i], &sc);
+            put_file(&b, m->hashes[i], &sc);
+        }
+    }
+    buf_puts(&b, "}}");
+    send_json(ws, c, &b);
+}
+
+static void on_message(struct ws_tracker *ws, struct ws_conn *c, uint8_t op, uint8_t *p,
+                       size_t n)
+{
+    if (op != WS_OP_TEXT) {
+        conn_close_with(ws, c, WS_CLOSE_UNSUPPORTED);
+        return;
+    }
+    struct ws_msg m;
+    const char *field;
+    enum ws_json_error e = ws_json_parse((const char *)p, n, &m, &field);
+    if (e == WS_JSON_SYNTAX) {
+        send_failure(ws, c, &m, "invalid JSON message");
+        return;
+    }
+    if (e == WS_JSON_BAD_FIELD) {
+        char why[64];
+        size_t fl = strlen(field);
+        memcpy(why, "invalid ", 8);
+        memcpy(why + 8, field, fl + 1);
+        send_failure(ws, c, &m, fl ? why : "invalid field");
+        return;
+    }
+    if (m.action == WS_ACTION_ANNOUNCE)
+        do_announce(ws, c, &m);
+    else if (m.action == WS_ACTION_SCRAPE)
+        do_scrape(ws, c, &m);
+    else
+        send_failure(ws, c, &m, "invalid action");
+}
+
+/* ---- connections: input ---- */
+
+/* Handle one complete frame (payload unmasked). */
+static void on_frame(struct ws_tracker *ws, struct ws_conn *c, const struct ws_frame *f,
+                     uint8_t *p)
+{
+    size_t n = (size_t)f->payload_len;
+    switch (f->opcode) {
+    case WS_OP_PING:
+        conn_send_frame(ws, c, WS_OP_PONG, p, n);
+        return;
+    case WS_OP_PONG:
+        return;
+    case WS_OP_CLOSE:
+        if (!ws_close_payload_ok(p, n)) {
+            conn_close_with(ws, c, WS_CLOSE_PROTOCOL);
+            return;
+        }
+        conn_close_with(ws, c, n ? (unsigned)p[0] << 8 | p[1] : WS_CLOSE_NORMAL);
+        return;
+    case WS_OP_CONT:
+        if (!c->in_msg) {
+            conn_close_with(ws, c, WS_CLOSE_PROTOCOL);
+            return;
+        }
+        break;
+    default: /* TEXT, BINARY */
+        if (c->in_msg) {
+            conn_close_with(ws, c, WS_CLOSE_PROTOCOL);
+            return;
+        }
+        if (f->fin) {
+            on_message(ws, c, f->opcode, p, n);
+            return;
+        }
+        c->in_msg = true;
+        c->msg_op = f->opcode;
+        c->msg_len = 0;
+        break;
+    }
+    /* A fragment: append within the message cap. */
+    if (c->msg_len + n > WS_MAX_MESSAGE) {
+        count(ws, STAT_WS_BAD_FRAME);
+        conn_close_with(ws, c, WS_CLOSE_TOO_BIG);
+        return;
+    }
+    if (n) {
+        uint8_t *g = realloc(c->msg, c->msg_len + n);
+        if (!g) {
+            conn_kill(ws, c);
+            return;
+        }
+        c->msg = g;
+        memcpy(c->msg + c->msg_len, p, n);
+        c->msg_len += n;
+    }
+    if (f->fin) {
+        uint8_t *msg = c->msg;
+        size_t len = c->msg_len;
+        c->msg = NULL;
+        c->msg_len = 0;
+        c->in_msg = false;
+        on_message(ws, c, c->msg_op, msg ? msg : (uint8_t *)"", len);
+        free(msg);
+    }
+}
+
+/* Parse and handle the complete frames in buf; returns the bytes consumed. */
+static size_t conn_frames(struct ws_tracker *ws, struct ws_conn *c, uint8_t *buf, size_t len)
+{
+    size_t off = 0;
+    while (!c->dead && !c->closing && off < len) {
+        struct ws_frame f;
+        int r = ws_frame_parse(buf + off, len - off, true, WS_MAX_MESSAGE, &f);
+        if (r == WS_PARSE_INCOMPLETE)
+            break;
+        if (r < 0) {
+            count(ws, STAT_WS_BAD_FRAME);
+            conn_close_with(ws, c, r == WS_PARSE_TOO_BIG ? WS_CLOSE_TOO_BIG : WS_CLOSE_PROTOCOL);
+            break;
+        }
+        if (len - off - f.header_len < f.payload_len)
+            break;
+        uint8_t *p = buf + off + f.header_len;
+        ws_unmask(p, (size_t)f.payload_len, f.mask, 0);
+        off += f.header_len + (size_t)f.payload_len;
+        c->last_ms = ws->now_ms;
+        on_frame(ws, c, &f, p);
+    }
+    return off;
+}
+
+/* Process rbuf[0..len): complete frames, then keep the incomplete rest in the connection. */
+static void conn_consume(struct ws_tracker *ws, struct ws_conn *c, size_t len)
+{
+    size_t off = conn_frames(ws, c, ws->rbuf, len);
+    if (c->dead || c->closing)
+        return;
+    size_t rest = len - off;
+    if (!rest) {
+        free(c->in);
+        c->in = NULL;
+        c->in_len = 0;
+        return;
+    }
+    uint8_t *in = malloc(rest);
+    if (!in) {
+        conn_kill(ws, c);
+        return;
+    }
+    memcpy(in, ws->rbuf + off, rest);
+    free(c->in);
+    c->in = in;
+    c->in_len = rest;
+}
+
+static void conn_readable(struct ws_tracker *ws, struct ws_conn *c)
+{
+    /* The kept partial frame is at most header + WS_MAX_MESSAGE, so there is always room to
+     * read more after it. */
+    memcpy(ws->rbuf, c->in, c->in_len);
+    size_t len = c->in_len;
+    ssize_t r = read(c->watch.fd, ws->rbuf + len, sizeof ws->rbuf - len);
+    if (r < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            conn_kill(ws, c);
+        return;
+    }
+    if (r == 0) {
+        conn_kill(ws, c);
+        return;
+    }
+    conn_consume(ws, c, len + (size_t)r);
+}
+
+static void conn_writable(struct ws_tracker *ws, struct ws_conn *c)
+{
+    ssize_t w = send(c->watch.fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+    if (w < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            conn_kill(ws, c);
+        return;
+    }
+    c->out_off += (size_t)w;
+    if (c->out_off < c->out_len)
+        return;
+    free(c->out);
+    c->out = NULL;
+    c->out_off = c->out_len = 0;
+    if (c->closing) {
+        conn_kill(ws, c);
+        return;
+    }
+    if (loop_set(ws->loop, &c->watch, LOOP_READ) < 0)
+        conn_kill(ws, c);
+}
+
+static void conn_event(loop_t *loop, struct loop_watch *w, int events)
+{
+    (void)loop;
+    struct ws_conn *c = w->data;
+    struct ws_tracker *ws = c->ws;
+    if ((events & LOOP_WRITE) && c->out_len)
+        conn_writable(ws, c);
+    if (!c->dead && !c->closing && (events & LOOP_READ))
+        conn_readable(ws, c);
+    reap(ws);
+}
+
+/* ---- hand-over ---- */
+
+static void adopt_one(struct ws_tracker *ws, struct hand_item *h)
+{
+    struct ws_conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        close(h->fd);
+        __atomic_fetch_sub(&ws->nconns, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    c->ws = ws;
+    c->watch.fd = h->fd;
+    c->watch.fn = conn_event;
+    c->watch.data = c;
+    c->last_ms = ws->now_ms;
+    if (loop_add(ws->loop, &c->watch, LOOP_READ) < 0) {
+        close(h->fd);
+        free(c);
+        __atomic_fetch_sub(&ws->nconns, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    c->next = ws->conns;
+    if (ws->conns)
+        ws->conns->prev = c;
+    ws->conns = c;
+    count(ws, STAT_WS_CONN_ACCEPTED);
+    if (h->out_len)
+        conn_write(ws, c, h->data, h->out_len);
+    if (h->in_len && !c->dead && h->in_len <= sizeof ws->rbuf) {
+        memcpy(ws->rbuf, h->data + h->out_len, h->in_len);
+        conn_consume(ws, c, h->in_len);
+    }
+}
+
+static void on_wake(loop_t *loop, struct loop_watch *w, int events)
+{
+    (void)loop;
+    (void)events;
+    struct ws_tracker *ws = w->data;
+    uint8_t junk[64];
+    while (read(ws->wake[0], junk, sizeof junk) > 0) {
+    }
+    pthread_mutex_lock(&ws->hand_lock);
+    struct hand_item *h = ws->hand_head;
+    ws->hand_head = ws->hand_tail = NULL;
+    pthread_mutex_unlock(&ws->hand_lock);
+    while (h) {
+        struct hand_item *next = h->next;
+        adopt_one(ws, h);
+        free(h);
+        h = next;
+    }
+    reap(ws);
+}
+
+bool ws_tracker_adopt(void *ctx, int fd, const struct peer_addr *peer, const uint8_t *pre_out,
+                      size_t pre_out_len, const uint8_t *pre_in, size_t pre_in_len)
+{
+    struct ws_tracker *ws = ctx;
+    unsigned n = __atomic_fetch_add(&ws->nconns, 1, __ATOMIC_RELAXED);
+    if (n >= ws->cfg.max_conns) {
+        __atomic_fetch_sub(&ws->nconns, 1, __ATOMIC_RELAXED);
+        close(fd);
+        return false;
+    }
+    struct hand_item *h = malloc(sizeof *h + pre_out_len + pre_in_len);
+    if (!h) {
+        __atomic_fetch_sub(&ws->nconns, 1, __ATOMIC_RELAXED);
+        close(fd);
+        return false;
+    }
+    h->next = NULL;
+    h->fd = fd;
+    h->peer = *peer;
+    h->out_len = pre_out_len;
+    h->in_len = pre_in_len;
+    if (pre_out_len)
+        memcpy(h->data, pre_out, pre_out_len);
+    if (pre_in_len)
+        memcpy(h->data + pre_out_len, pre_in, pre_in_len);
+    pthread_mutex_lock(&ws->hand_lock);
+    bool was_empty = !ws->hand_head;
+    if (ws->hand_tail)
+        ws->hand_tail->next = h;
+    else
+        ws->hand_head = h;
+    ws->hand_tail = h;
+    pthread_mutex_unlock(&ws->hand_lock);
+    if (was_empty) {
+        uint8_t one = 1;
+        /* A full pipe already holds a wake-up: nothing is lost. */
+        ssize_t r = write(ws->wake[1], &one, 1);
+        (void)r;
+    }
+    return true;
+}
+
+/* ---- the HTTP side ---- */
+
+enum http_action ws_serve_upgrade(struct tracker_worker *w, const struct http_request *req,
+                                  struct http_out *out)
+{
+    char accept[WS_ACCEPT_LEN + 1];
+    int st = ws_handshake_check(req, accept);
+    (void)w;
+    if (st == 426) {
+        buf_puts(&out->buf, "HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13\r\n"
+                            "Content-Type: text/plain\r\nContent-Length: 17\r\n"
+                            "Connection: close\r\n\r\nUpgrade Required\n");
+        return HTTP_CLOSE;
+    }
+    if (st) {
+        buf_puts(&out->buf, "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n"
+                            "Content-Length: 34\r\nConnection: close\r\n\r\n"
+                            "Bad WebSocket handshake (RFC 6455)\n");
+        return HTTP_CLOSE;
+    }
+    buf_puts(&out->buf, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                        "Connection: Upgrade\r\nSec-WebSocket-Accept: ");
+    buf_puts(&out->buf, accept);
+    buf_puts(&out->buf, "\r\n\r\n");
+    return HTTP_UPGRADE;
+}
+
+/* ---- the thread ---- */
+
+static void on_tick(loop_t *loop, void *ctx)
+{
+    struct ws_tracker *ws = ctx;
+    ws->now_ms = clock_now_ms();
+    ws->tw->now = clock_now();
+    access_ctl_quiesce(ws->t->access, ws->stats_id);
+    if (__atomic_load_n(&ws->stop, __ATOMIC_RELAXED)) {
+        loop_stop(loop);
+        return;
+    }
+    /* Idle connections: a full walk once a second (the list is capped by max_conns). */
+    if (ws->cfg.idle_timeout_ms && ws->now_ms - ws->last_idle_ms >= 1000) {
+        ws->last_idle_ms = ws->now_ms;
+        for (struct ws_conn *c = ws->conns, *next; c; c = next) {
+            next = c->next;
+            if (ws->now_ms - c->last_ms >= ws->cfg.idle_timeout_ms) {
+                count(ws, STAT_WS_CONN_TIMEOUT);
+                conn_kill(ws, c);
+            }
+        }
+        reap(ws);
+    }
+}
+
+static void *ws_main(void *arg)
+{
+    struct ws_tracker *ws = arg;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGQUIT);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    ws->now_ms = clock_now_ms();
+    ws->tw->now = clock_now();
+    loop_run(ws->loop);
+    return NULL;
+}
+
+static bool set_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    return fl >= 0 && fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0 &&
+           fcntl(fd, F_SETFD, FD_CLOEXEC) == 0;
+}
+
+static void ws_free(struct ws_tracker *ws)
+{
+    while (ws->conns)
+        conn_kill(ws, ws->conns);
+    reap(ws);
+    for (struct hand_item *h = ws->hand_head, *next; h; h = next) {
+        next = h->next;
+        close(h->fd);
+        free(h);
+    }
+    for (unsigned s = 0; s < WS_STRIPES; s++) {
+        free(ws->stripes[s].buckets);
+        pthread_mutex_destroy(&ws->stripes[s].lock);
+    }
+    if (ws->loop) {
+        if (ws->wake[0] >= 0)
+            loop_del(ws->loop, &ws->wake_watch);
+        loop_free(ws->loop);
+    }
+    if (ws->wake[0] >= 0)
+        close(ws->wake[0]);
+    if (ws->wake[1] >= 0)
+        close(ws->wake[1]);
+    pthread_mutex_destroy(&ws->hand_lock);
+    free(ws->tw);
+    free(ws);
+}
+
+struct ws_tracker *ws_tracker_start(struct tracker *t, unsigned stats_id,
+                                    const struct ws_tracker_config *cfg)
+{
+    struct ws_tracker *ws = calloc(1, sizeof *ws);
+    if (!ws)
+        return NULL;
+    ws->wake[0] = ws->wake[1] = -1;
+    pthread_mutex_init(&ws->hand_lock, NULL);
+    for (unsigned s = 0; s < WS_STRIPES; s++)
+        pthread_mutex_init(&ws->stripes[s].lock, NULL);
+    ws->t = t;
+    ws->stats_id = stats_id;
+    ws->stats = &t->stats[stats_id];
+    if (cfg)
+        ws->cfg = *cfg;
+    if (!ws->cfg.max_conns)
+        ws->cfg.max_conns = 10000;
+    if (!ws->cfg.max_swarms)
+        ws->cfg.max_swarms = 128;
+    if (!ws->cfg.max_queued)
+        ws->cfg.max_queued = 256 * 1024;
+    if (!ws->cfg.idle_timeout_ms)
+        ws->cfg.idle_timeout_ms = (unsigned)t->cfg->peer_timeout * 1000u;
+    ws->tw = malloc(sizeof *ws->tw);
+    ws->loop = loop_new(1024);
+    if (!ws->tw || !ws->loop || !rng_os_bytes(ws->hash_key, sizeof ws->hash_key) ||
+        pipe(ws->wake) < 0 || !set_nonblock(ws->wake[0]) || !set_nonblock(ws->wake[1])) {
+        ws_free(ws);
+        return NULL;
+    }
+    tracker_worker_init(ws->tw, t, stats_id);
+    ws->wake_watch.fd = ws->wake[0];
+    ws->wake_watch.fn = on_wake;
+    ws->wake_watch.data = ws;
+    if (loop_add(ws->loop, &ws->wake_watch, LOOP_READ) < 0) {
+        ws_free(ws);
+        return NULL;
+    }
+    loop_set_tick(ws->loop, WS_TICK_MS, on_tick, ws);
+    int e = pthread_create(&ws->thread, NULL, ws_main, ws);
+    if (e) {
+        log_error("websocket thread: pthread_create: %s", strerror(e));
+        ws_free(ws);
+        return NULL;
+    }
+    ws->started = true;
+    return ws;
+}
+
+void ws_tracker_stop(struct ws_tracker *ws)
+{
+    if (!ws)
+        return;
+    if (ws->started) {
+        __atomic_store_n(&ws->stop, 1, __ATOMIC_RELAXED);
+        pthread_join(ws->thread, NULL);
+    }
+    ws_free(ws);
+}

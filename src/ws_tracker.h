@@ -1,0 +1,71 @@
+/* ws_tracker.h - the WebSocket tracker for WebTorrent peers, on its own thread.
+ *
+ * HTTP workers hand every upgraded connection (fd, plus any bytes already read or still to
+ * write) to this module; one dedicated thread with its own event loop then serves all
+ * WebSocket connections. Why one thread: relaying an offer or an answer means writing to
+ * another peer's socket, and the peers of one swarm would otherwise sit on different
+ * workers; with all of them on one loop a relay is a plain function call on memory nobody
+ * else touches, with no mailbox, no cross-thread wake-ups and no lock on the relay path.
+ * The cost is that WebSocket traffic uses one core, which at WebTorrent's message rates
+ * (one announce per peer and interval) is far more than a tracker sees.
+ *
+ * WebSocket swarms live in this module's own table (peer_id, connection, seeder flag per
+ * member), separate from the store, because their members have no address to hand to
+ * HTTP/UDP clients. Their counts are added to HTTP/UDP announce and scrape replies through
+ * ws_tracker_add_counts, the only call made from other threads besides the hand-over; those
+ * two lock a stripe of the table or the hand-over queue, never anything the relay path
+ * waits on for long.
+ *
+ * Bounds: connections (over the cap an upgrade is refused), swarms per connection, message
+ * size (WS_MAX_MESSAGE, larger messages close with 1009), queued outbound bytes per
+ * connection (a reader that falls further behind is disconnected), idle time. */
+#ifndef SWARMD_WS_TRACKER_H
+#define SWARMD_WS_TRACKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net/http_server.h"
+#include "request.h"
+#include "util/addr.h"
+
+struct tracker;
+struct tracker_worker;
+
+#define WS_MAX_MESSAGE (64 * 1024)  /* one message, after reassembly */
+#define WS_INTERVAL 120             /* announce interval sent to WebSocket peers, seconds */
+
+struct ws_tracker_config {
+    unsigned max_conns;          /* WebSocket connections in all (default 10000) */
+    unsigned max_swarms;         /* swarms one connection may join (default 128) */
+    size_t max_queued;           /* outbound bytes queued per connection (default 256 KiB) */
+    unsigned idle_timeout_ms;    /* no frame for this long: close (default peer_timeout) */
+};
+
+struct ws_tracker;
+
+/* Start the thread. stats_id is its block in t->stats and its access-list epoch.
+ * cfg may be NULL (defaults). NULL on failure. */
+struct ws_tracker *ws_tracker_start(struct tracker *t, unsigned stats_id,
+                                    const struct ws_tracker_config *cfg);
+/* Stop the thread, close every connection and free everything. No hand-over may be in
+ * progress (stop the HTTP workers first). */
+void ws_tracker_stop(struct ws_tracker *ws);
+
+/* Hand a connection over (any thread). Takes fd in every case (closed on failure). pre_out:
+ * bytes to send first (the 101 reply, perhaps earlier pipelined replies); pre_in: bytes the
+ * client sent after its handshake. An http_upgrade_fn. */
+bool ws_tracker_adopt(void *ws, int fd, const struct peer_addr *peer, const uint8_t *pre_out,
+                      size_t pre_out_len, const uint8_t *pre_in, size_t pre_in_len);
+
+/* Add the WebSocket peers of a torrent to counts (any thread). true when it has any. */
+bool ws_tracker_add_counts(struct ws_tracker *ws, const uint8_t *info_hash,
+                           struct swarm_counts *counts);
+
+/* The HTTP side of an upgrade request (called by serve_http): refuse a bad handshake with
+ * 400/426, or write the 101 reply and return HTTP_UPGRADE. */
+enum http_action ws_serve_upgrade(struct tracker_worker *w, const struct http_request *req,
+                                  struct http_out *out);
+
+#endif
