@@ -851,7 +851,8 @@ static void conn_readable(struct ws_tracker *ws, struct ws_conn *c)
 {
     /* The kept partial frame is at most header + WS_MAX_MESSAGE, so there is always room to
      * read more after it. */
-    memcpy(ws->rbuf, c->in, c->in_len);
+    if (c->in_len)
+        memcpy(ws->rbuf, c->in, c->in_len);
     size_t len = c->in_len;
     ssize_t r = read(c->watch.fd, ws->rbuf + len, sizeof ws->rbuf - len);
     if (r < 0) {

@@ -368,6 +368,8 @@ static enum ws_json_error parse_count(struct jp *p, bool *present, uint64_t *v, 
 {
     skip_ws(p);
     *present = false;
+    *v = 0;
+    *neg = false;
     if (p->i < p->n && p->s[p->i] == 'n')
         return parse_literal(p, "null") ? WS_JSON_OK : WS_JSON_SYNTAX;
     if (p->i >= p->n || (p->s[p->i] != '-' && (p->s[p->i] < '0' || p->s[p->i] > '9'))) {
