@@ -22,7 +22,7 @@
 #define MAX_KEY_LEN 64
 #define MAX_VALUE_LEN 1024
 
-enum key_kind { KEY_UINT, KEY_BOOL, KEY_LISTEN, KEY_URL };
+enum key_kind { KEY_UINT, KEY_BOOL, KEY_LISTEN, KEY_URL, KEY_PATH };
 
 struct key_def {
     const char *name;
@@ -72,6 +72,10 @@ static const struct key_def keys[] = {
      "longest HTTP request head", NULL},
     {"http.idle_timeout", KEY_UINT, FIELD(http_idle_timeout), 1, 3600, "seconds", "SEC", "30",
      "close an HTTP connection idle this long", NULL},
+    {"tracker.statefile", KEY_PATH, FIELD(statefile), 0, 0, NULL, "FILE", "none",
+     "save swarms to FILE and restore them at start (docs/statefile.md)", NULL},
+    {"tracker.snapshot_interval", KEY_UINT, FIELD(snapshot_interval), 1, 86400, "seconds",
+     "SEC", "300", "save the state file this often (and at SIGTERM/SIGINT)", NULL},
     {"http.max_connections", KEY_UINT, FIELD(http_max_conns), 1, 1000000, "a connection count",
      "N", "10000", "most open HTTP connections, all workers", NULL},
 };
@@ -82,7 +86,7 @@ static const struct key_def keys[] = {
 static const char *const unsupported_keys[] = {
     "access.whitelist", "access.blacklist", "access.fifo_add", "access.fifo_delete",
     "access.stats",     "access.stats_path", "access.proxy",   "tracker.user",
-    "tracker.rootdir",  "tracker.statefile",
+    "tracker.rootdir",
 };
 static const char *const unsupported_prefixes[] = {"livesync.", "batchsync."};
 
@@ -136,6 +140,7 @@ void config_defaults(struct config *c)
     c->scrape_max_hashes = 64;
     c->fullscrape = true;
     c->fullscrape_cache = 10;
+    c->snapshot_interval = 300;
     c->http_head_max = 8192;
     c->http_idle_timeout = 30;
     c->http_max_conns = 10000;
@@ -284,6 +289,14 @@ static bool set_key(struct config *c, const struct key_def *k, const char *value
             snprintf(msg, cap,
                      "invalid value '%s' (expected an http:// or https:// URL of printable "
                      "characters without spaces, shorter than %zu bytes)",
+                     shown(value, v, sizeof v), k->size);
+            return false;
+        }
+        memcpy((char *)c + k->off, value, strlen(value) + 1);
+        return true;
+    case KEY_PATH:
+        if (strlen(value) >= k->size) {
+            snprintf(msg, cap, "invalid value '%s' (expected a path shorter than %zu bytes)",
                      shown(value, v, sizeof v), k->size);
             return false;
         }

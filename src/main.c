@@ -17,6 +17,7 @@
 #include "config.h"
 #include "fullscrape.h"
 #include "net/sock.h"
+#include "persist/persist.h"
 #include "stats.h"
 #include "store/store.h"
 #include "tracker.h"
@@ -234,6 +235,8 @@ struct daemon {
     unsigned nstarted;
     struct housekeeping hk;
     bool hk_started;
+    struct persist *persist; /* periodic snapshots (tracker.statefile) */
+    bool state_ready;        /* the state file was restored: saving it now loses nothing */
 };
 
 static void daemon_stop(struct daemon *d)
@@ -247,6 +250,11 @@ static void daemon_stop(struct daemon *d)
         pthread_join(d->hk.thread, NULL);
         d->hk_started = false;
     }
+    persist_stop(d->persist);
+    d->persist = NULL;
+    /* Only after the workers stopped, so the final snapshot misses no announce. */
+    if (d->state_ready)
+        persist_save_logged(d->store, d->cfg.statefile);
     fullscrape_free(d->fullscrape);
     store_free(d->store);
     free(d->stats);
@@ -297,6 +305,16 @@ static bool daemon_start(struct daemon *d)
     if (!tracker_init(&d->tracker, cfg, d->store, d->fullscrape, d->stats, d->nworkers)) {
         log_error("cannot initialise the tracker (no randomness from the operating system)");
         return false;
+    }
+
+    if (cfg->statefile[0]) {
+        persist_restore_logged(d->store, cfg->statefile);
+        d->state_ready = true;
+        d->persist = persist_start(d->store, cfg->statefile, cfg->snapshot_interval);
+        if (!d->persist) {
+            log_error("cannot start the snapshot thread");
+            return false;
+        }
     }
 
     d->hk.store = d->store;

@@ -401,7 +401,7 @@ TEST(unknown_and_unsupported_keys)
     static const char *const unsup[] = {
         "access.blacklist x", "access.stats 127.0.0.1", "access.stats_path stats",
         "access.proxy 10.0.0.1", "tracker.user nobody", "tracker.rootdir /var/empty",
-        "tracker.statefile /var/lib/swarmd/state", "livesync.cluster.listen 224.0.23.5:9696",
+        "livesync.cluster.listen 224.0.23.5:9696",
         "access.fifo_add /tmp/x", "batchsync.cluster.admin_ip 10.1.1.1"};
     for (size_t i = 0; i < sizeof unsup / sizeof unsup[0]; i++) {
         CHECK(!parse(&c, unsup[i]));
