@@ -73,9 +73,9 @@ static const struct key_def keys[] = {
     {"http.idle_timeout", KEY_UINT, FIELD(http_idle_timeout), 1, 3600, "seconds", "SEC", "30",
      "close an HTTP connection idle this long", NULL},
     {"tracker.statefile", KEY_PATH, FIELD(statefile), 0, 0, NULL, "FILE", "none",
-     "save swarms to FILE and restore them at start (docs/statefile.md)", NULL},
+     "keep swarms in FILE across restarts", NULL},
     {"tracker.snapshot_interval", KEY_UINT, FIELD(snapshot_interval), 1, 86400, "seconds",
-     "SEC", "300", "save the state file this often (and at SIGTERM/SIGINT)", NULL},
+     "SEC", "300", "save the state file this often", NULL},
     {"http.max_connections", KEY_UINT, FIELD(http_max_conns), 1, 1000000, "a connection count",
      "N", "10000", "most open HTTP connections, all workers", NULL},
 };
