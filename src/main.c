@@ -14,10 +14,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "accesslist.h"
 #include "config.h"
 #include "fullscrape.h"
 #include "net/sock.h"
 #include "persist/persist.h"
+#include "privdrop.h"
 #include "stats.h"
 #include "store/store.h"
 #include "tracker.h"
@@ -241,6 +243,7 @@ struct daemon {
     bool hk_started;
     struct persist *persist; /* periodic snapshots (tracker.statefile) */
     bool state_ready;        /* the state file was restored: saving it now loses nothing */
+    struct access_ctl access;
 };
 
 static void daemon_stop(struct daemon *d)
@@ -259,6 +262,7 @@ static void daemon_stop(struct daemon *d)
     /* Only after the workers stopped, so the final snapshot misses no announce. */
     if (d->state_ready)
         persist_save_logged(d->store, d->cfg.statefile);
+    access_ctl_destroy(&d->access);
     fullscrape_free(d->fullscrape);
     store_free(d->store);
     free(d->stats);
@@ -279,6 +283,22 @@ static bool daemon_start(struct daemon *d)
         d->nworkers = CONFIG_MAX_WORKERS;
     if (!sockets_open(&d->socks, cfg, d->nworkers))
         return false;
+    /* Bound (perhaps to a port < 1024) and no thread yet: give up root now, so that every
+     * thread runs unprivileged and the access list is read the same way as on reload. */
+    char perr[768];
+    if (!privdrop_apply(cfg->user, cfg->rootdir, perr, sizeof perr)) {
+        log_error("%s", perr);
+        return false;
+    }
+    if (cfg->rootdir[0])
+        log_info("chrooted to %s", cfg->rootdir);
+    if (cfg->user[0])
+        log_info("running as user %s", cfg->user);
+    if (!access_ctl_open(&d->access, cfg->whitelist, cfg->blacklist, d->nworkers, perr,
+                         sizeof perr)) {
+        log_error("access list: %s", perr);
+        return false;
+    }
     log_info("%u worker%s", d->nworkers, d->nworkers == 1 ? "" : "s");
     log_info("peer timeout %u s, announce interval %u s (min %u s)", (unsigned)cfg->peer_timeout,
              (unsigned)cfg->interval, (unsigned)cfg->min_interval);
@@ -310,6 +330,7 @@ static bool daemon_start(struct daemon *d)
         log_error("cannot initialise the tracker (no randomness from the operating system)");
         return false;
     }
+    d->tracker.access = &d->access;
 
     if (cfg->statefile[0]) {
         persist_restore_logged(d->store, cfg->statefile);
@@ -354,7 +375,7 @@ static bool daemon_start(struct daemon *d)
 int main(int argc, char **argv)
 {
     static struct daemon d; /* large (listen table): keep it off the stack */
-    char err[768];
+    char err[4096];
     sigset_t sigs;
 
     clock_init();
@@ -362,7 +383,8 @@ int main(int argc, char **argv)
     case CONFIG_ARGS_EXIT_OK:
         return 0;
     case CONFIG_ARGS_ERROR:
-        fprintf(stderr, "swarmd: %s\n", err);
+        for (char *line = strtok(err, "\n"); line; line = strtok(NULL, "\n"))
+            fprintf(stderr, "swarmd: %s\n", line);
         return d.cfg.check_config ? 1 : 2;
     case CONFIG_ARGS_RUN:
         break;
@@ -393,7 +415,7 @@ int main(int argc, char **argv)
         if (sigwait(&sigs, &sig) != 0)
             continue;
         if (sig == SIGHUP) {
-            log_info("SIGHUP: nothing to reload yet");
+            access_ctl_reload(&d.access);
             continue;
         }
         log_info("stopping (%s)", sig == SIGINT ? "SIGINT" : "SIGTERM");
