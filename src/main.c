@@ -18,6 +18,7 @@
 #include "config.h"
 #include "fullscrape.h"
 #include "net/sock.h"
+#include "persist/persist.h"
 #include "privdrop.h"
 #include "stats.h"
 #include "store/store.h"
@@ -241,6 +242,8 @@ struct daemon {
     unsigned nstarted;
     struct housekeeping hk;
     bool hk_started;
+    struct persist *persist; /* periodic snapshots (tracker.statefile) */
+    bool state_ready;        /* the state file was restored: saving it now loses nothing */
     struct access_ctl access;
     struct ws_tracker *ws;
 };
@@ -258,6 +261,11 @@ static void daemon_stop(struct daemon *d)
         pthread_join(d->hk.thread, NULL);
         d->hk_started = false;
     }
+    persist_stop(d->persist);
+    d->persist = NULL;
+    /* Only after the workers stopped, so the final snapshot misses no announce. */
+    if (d->state_ready)
+        persist_save_logged(d->store, d->cfg.statefile);
     access_ctl_destroy(&d->access);
     fullscrape_free(d->fullscrape);
     store_free(d->store);
@@ -337,6 +345,16 @@ static bool daemon_start(struct daemon *d)
     }
     d->tracker.ws = d->ws;
 
+    if (cfg->statefile[0]) {
+        persist_restore_logged(d->store, cfg->statefile);
+        d->state_ready = true;
+        d->persist = persist_start(d->store, cfg->statefile, cfg->snapshot_interval);
+        if (!d->persist) {
+            log_error("cannot start the snapshot thread");
+            return false;
+        }
+    }
+
     d->hk.store = d->store;
     d->hk.cycle_seconds = cfg->peer_timeout / 8;
     if (d->hk.cycle_seconds > 30)
@@ -370,7 +388,7 @@ static bool daemon_start(struct daemon *d)
 int main(int argc, char **argv)
 {
     static struct daemon d; /* large (listen table): keep it off the stack */
-    char err[768];
+    char err[4096];
     sigset_t sigs;
 
     clock_init();
@@ -378,7 +396,8 @@ int main(int argc, char **argv)
     case CONFIG_ARGS_EXIT_OK:
         return 0;
     case CONFIG_ARGS_ERROR:
-        fprintf(stderr, "swarmd: %s\n", err);
+        for (char *line = strtok(err, "\n"); line; line = strtok(NULL, "\n"))
+            fprintf(stderr, "swarmd: %s\n", line);
         return d.cfg.check_config ? 1 : 2;
     case CONFIG_ARGS_RUN:
         break;
