@@ -256,6 +256,7 @@ static void daemon_stop(struct daemon *d)
     d->nstarted = 0;
     ws_tracker_stop(d->ws); /* after the workers: no hand-over can be under way */
     d->ws = NULL;
+    d->tracker.ws = NULL;
     if (d->hk_started) {
         __atomic_store_n(&d->hk.stop, 1, __ATOMIC_RELAXED);
         pthread_join(d->hk.thread, NULL);
