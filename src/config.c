@@ -22,7 +22,8 @@
 #define MAX_KEY_LEN 64
 #define MAX_VALUE_LEN 1024
 
-enum key_kind { KEY_UINT, KEY_BOOL, KEY_LISTEN, KEY_URL };
+enum key_kind { KEY_UINT, KEY_BOOL, KEY_LISTEN, KEY_URL,
+                KEY_STATS_NET, KEY_STATS_PATH };
 
 struct key_def {
     const char *name;
@@ -74,6 +75,10 @@ static const struct key_def keys[] = {
      "close an HTTP connection idle this long", NULL},
     {"http.max_connections", KEY_UINT, FIELD(http_max_conns), 1, 1000000, "a connection count",
      "N", "10000", "most open HTTP connections, all workers", NULL},
+    {"access.stats", KEY_STATS_NET, NOFIELD, 0, 0, NULL, "NET", "loopback",
+     "who may read /stats, /metrics, /dashboard (repeatable; -A)", NULL},
+    {"access.stats_path", KEY_STATS_PATH, FIELD(stats_path), 0, 0, NULL, "PATH", "/stats",
+     "path of the opentracker-style statistics", NULL},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -81,7 +86,7 @@ static const struct key_def keys[] = {
  * them loudly beats starting a tracker that silently serves torrents it was told to block. */
 static const char *const unsupported_keys[] = {
     "access.whitelist", "access.blacklist", "access.fifo_add", "access.fifo_delete",
-    "access.stats",     "access.stats_path", "access.proxy",   "tracker.user",
+    "access.proxy",     "tracker.user",
     "tracker.rootdir",  "tracker.statefile",
 };
 static const char *const unsupported_prefixes[] = {"livesync.", "batchsync."};
@@ -140,6 +145,7 @@ void config_defaults(struct config *c)
     c->http_idle_timeout = 30;
     c->http_max_conns = 10000;
     c->log_level = 2;
+    memcpy(c->stats_path, "/stats", sizeof "/stats");
 }
 
 /* Decimal digits only: no sign, no spaces, no hex, no overflow. */
@@ -239,6 +245,42 @@ static void store_uint(struct config *c, const struct key_def *k, uint64_t v)
     }
 }
 
+/* access.stats / -A: one network (CIDR or a host) allowed to read the statistics. */
+static bool set_stats_net(struct config *c, const char *value, char *msg, size_t cap)
+{
+    char v[64];
+    struct net_prefix p;
+    if (!netlist_parse_prefix(value, strlen(value), &p)) {
+        snprintf(msg, cap, "invalid value '%s' (expected an address or ADDR/BITS, e.g. "
+                 "127.0.0.1 or 10.0.0.0/8 or ::1)", shown(value, v, sizeof v));
+        return false;
+    }
+    if (!netlist_add(&c->stats_nets, &p)) {
+        snprintf(msg, cap, "too many networks (at most %d)", NETLIST_MAX);
+        return false;
+    }
+    return true;
+}
+
+/* access.stats_path: a plain absolute path, so it can be compared with the request's path
+ * as it arrives (no query, no escapes, nothing a head could be smuggled through). */
+static bool set_stats_path(struct config *c, const char *value, char *msg, size_t cap)
+{
+    char v[64];
+    bool ok = value[0] == '/' && strlen(value) < sizeof c->stats_path;
+    for (const char *p = value; ok && *p; p++)
+        ok = (unsigned char)*p > 0x20 && (unsigned char)*p < 0x7f && *p != '?' && *p != '%'
+             && *p != '#';
+    if (!ok) {
+        snprintf(msg, cap, "invalid value '%s' (expected a path starting with '/', without "
+                 "spaces, '?', '%%' or '#', shorter than %zu bytes)", shown(value, v, sizeof v),
+                 sizeof c->stats_path);
+        return false;
+    }
+    memcpy(c->stats_path, value, strlen(value) + 1);
+    return true;
+}
+
 /* Apply value to key k; on failure a message without the key's name in msg. */
 static bool set_key(struct config *c, const struct key_def *k, const char *value, char *msg,
                     size_t cap)
@@ -289,6 +331,10 @@ static bool set_key(struct config *c, const struct key_def *k, const char *value
         }
         memcpy((char *)c + k->off, value, strlen(value) + 1);
         return true;
+    case KEY_STATS_NET:
+        return set_stats_net(c, value, msg, cap);
+    case KEY_STATS_PATH:
+        return set_stats_path(c, value, msg, cap);
     }
     return false;
 }
@@ -540,7 +586,8 @@ unsigned config_binds(const struct config *c, struct config_bind *out)
 enum flag_id {
     F_CONFIG, F_LISTEN, F_HTTP_PORT, F_UDP_PORT, F_WORKERS, F_REDIRECT, F_INTERVAL,
     F_PEER_TIMEOUT, F_SET, F_QUIET, F_VERBOSE, F_HELP, F_VERSION, F_CHECK, F_UNSUPPORTED,
-    F_KEY /* --KEY[=VALUE] for any config key */
+    F_KEY, /* --KEY[=VALUE] for any config key */
+    F_STATS_NET
 };
 
 struct flag_def {
@@ -576,7 +623,7 @@ static const struct flag_def flags[] = {
     /* opentracker's flags for features this version does not have. */
     {"-w", F_UNSUPPORTED, true, "access.whitelist", NULL},
     {"-b", F_UNSUPPORTED, true, "access.blacklist", NULL},
-    {"-A", F_UNSUPPORTED, true, "access.stats", NULL},
+    {"-A", F_STATS_NET, true, "NET", "allow NET to read statistics (access.stats)"},
     {"-u", F_UNSUPPORTED, true, "tracker.user", NULL},
     {"-d", F_UNSUPPORTED, true, "tracker.rootdir", NULL},
 };
@@ -725,6 +772,9 @@ static bool apply_arg(struct config *c, const struct arg *a, bool *cmdline_liste
     case F_PEER_TIMEOUT:
         key = "tracker.peer_timeout";
         break;
+    case F_STATS_NET:
+        key = "access.stats";
+        break;
     case F_KEY:
         key = a->key->name;
         break;
@@ -871,7 +921,7 @@ void config_print_help(void)
                k + 1 < sizeof unsupported_keys / sizeof unsupported_keys[0]
                    ? (k % 5 == 4 ? ",\n  " : ", ")
                    : ",\n");
-    printf("  livesync.*, batchsync.*; flags -w, -b, -A, -u, -d\n");
+    printf("  livesync.*, batchsync.*; flags -w, -b, -u, -d\n");
     printf("\nSIGINT or SIGTERM stops swarmd. Exit status: 0, 1 on a start-up failure, 2 on a "
            "bad\nconfiguration (1 with --check-config).\n");
 }

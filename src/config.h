@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "util/addr.h"
+#include "util/netlist.h"
 
 #define CONFIG_MAX_LISTEN 32
 #define CONFIG_MAX_NUMWANT 1000
@@ -48,6 +49,10 @@ struct config {
     size_t http_head_max;             /* http.head_max: 8192 */
     unsigned http_idle_timeout;       /* http.idle_timeout SEC: 30 */
     unsigned http_max_conns;          /* http.max_connections (total): 10000 */
+
+    /* access.stats / -A: who may read /stats, /metrics, /dashboard; empty = loopback only. */
+    struct netlist stats_nets;
+    char stats_path[128];             /* access.stats_path: "/stats" */
 
     int log_level;                    /* -q / -v: 1 warn, 2 info (default), 3 debug */
     char config_file[512];            /* -f */

@@ -145,6 +145,7 @@ static void conn_close(struct http_server *s, struct http_conn *c)
     blob_unref(c->blob);
     free(c);
     s->nconns--;
+    count(s, STAT_HTTP_CONN_CLOSED);
 }
 
 /* All output is written and the connection is done. When the client may still be sending
