@@ -47,7 +47,9 @@ def http_get(base, path):
     return status, body
 
 
-def traffic(host, port):
+def traffic(host, port, udp_port=None):
+    """The announces and scrapes both trackers get (tests/e2e/test_stats.py replays it)."""
+    udp_port = udp_port or port
     base = "http://%s:%d" % (host, port)
     for i, h in enumerate(hashes()):
         for p in range(i + 1):
@@ -62,13 +64,13 @@ def traffic(host, port):
     http_get(base, "/scrape")
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.settimeout(2)
-    s.sendto(struct.pack(">QII", 0x41727101980, 0, 7), (host, port))
+    s.sendto(struct.pack(">QII", 0x41727101980, 0, 7), (host, udp_port))
     _, _, cid = struct.unpack(">IIQ", s.recv(64))
     pkt = struct.pack(">QII20s20sQQQIIIiH", cid, 1, 8, hashes()[2], b"-GD0002-000000000009",
                       0, 0, 0, 2, 0, 0, -1, 7100)
-    s.sendto(pkt, (host, port))
+    s.sendto(pkt, (host, udp_port))
     s.recv(2048)
-    s.sendto(struct.pack(">QII", cid, 2, 9) + hashes()[0], (host, port))
+    s.sendto(struct.pack(">QII", cid, 2, 9) + hashes()[0], (host, udp_port))
     s.recv(2048)
     s.close()
 
