@@ -2,7 +2,8 @@
  *
  * The page is a C string rather than a file next to the binary so that swarmd stays one
  * self-contained executable that works after chroot. It polls /stats.json every two seconds
- * and derives rates from the difference of two polls (the server keeps no history). Numbers
+ * and derives rates from the difference of two polls over the browser's clock (the server
+ * keeps no history, and its clock has a one-second grain). Numbers
  * go into elements with stable ids (also carried in data-v) for the browser test. */
 #include "dashboard.h"
 
@@ -59,6 +60,8 @@ static const char page[] =
     "<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
     "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\n"
     "<title>swarmd</title>\n"
+    /* No favicon request: it would be a 404 counted among the errors the page shows. */
+    "<link rel=\"icon\" href=\"data:,\">\n"
     "<style>\n"
     "body{font:15px/1.4 system-ui,sans-serif;margin:0;padding:12px;background:#f6f7f9;"
     "color:#222}\n"
@@ -111,11 +114,11 @@ static const char page[] =
     " ['torrents','peers','seeders','leechers','peers_ipv4','peers_ipv6','completed',"
     "'errors','requests_http','requests_udp'].forEach(function(k){put(k,d[k]);});\n"
     " put('uptime',d.uptime,dur(d.uptime));$('version').textContent=d.version;\n"
-    " if(prev&&d.now>prev.now){var dt=d.now-prev.now,"
+    " d.t=Date.now();if(prev&&d.t>prev.t){var dt=(d.t-prev.t)/1000,"
     "rh=(d.requests_http-prev.requests_http)/dt,ru=(d.requests_udp-prev.requests_udp)/dt;"
     "put('rate_http',rh,rh.toFixed(1));put('rate_udp',ru,ru.toFixed(1));"
     "hist.push([rh,ru]);if(hist.length>60)hist.shift();draw();}\n"
-    " if(!prev||d.now>prev.now)prev=d;\n"
+    " prev=d;\n"
     " var tb=$('top');tb.textContent='';d.top.forEach(function(t){var r=tb.insertRow();"
     "[t.hash,t.seeders,t.leechers,t.completed].forEach(function(v){"
     "r.insertCell().textContent=v;});});\n"
