@@ -76,7 +76,9 @@ static const struct key_def keys[] = {
     {"http.max_connections", KEY_UINT, FIELD(http_max_conns), 1, 1000000, "a connection count",
      "N", "10000", "most open HTTP connections, all workers", NULL},
     {"access.stats", KEY_STATS_NET, NOFIELD, 0, 0, NULL, "NET", "loopback",
-     "who may read /stats, /metrics, /dashboard (repeatable; -A)", NULL},
+     "who may read statistics pages (repeatable; -A)", NULL},
+    {"log.syslog", KEY_BOOL, FIELD(log_syslog), 0, 0, NULL, "on|off", "off",
+     "also send log lines to syslog (daemon facility)", NULL},
     {"access.stats_path", KEY_STATS_PATH, FIELD(stats_path), 0, 0, NULL, "PATH", "/stats",
      "path of the opentracker-style statistics", NULL},
 };

@@ -53,6 +53,7 @@ struct config {
     /* access.stats / -A: who may read /stats, /metrics, /dashboard; empty = loopback only. */
     struct netlist stats_nets;
     char stats_path[128];             /* access.stats_path: "/stats" */
+    bool log_syslog;                  /* log.syslog: off */
 
     int log_level;                    /* -q / -v: 1 warn, 2 info (default), 3 debug */
     char config_file[512];            /* -f */
