@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -825,6 +826,10 @@ enum config_args_result config_parse_args(struct config *c, int argc, char **arg
     bool cmdline_listen = false;
 
     config_defaults(c);
+    /* Known even if an earlier argument is broken, so the exit status follows --check-config. */
+    for (i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--check-config") == 0)
+            c->check_config = true;
     /* First pass: only what must happen before anything else, so that -f and --check-config
      * work wherever they are and the file is applied before every other flag. */
     for (i = 1; (r = next_arg(argc, argv, &i, &a, err, errlen)) == 1;) {

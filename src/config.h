@@ -82,8 +82,12 @@ bool config_parse_text(struct config *c, const char *text, size_t len, const cha
                        char *err, size_t errlen);
 
 enum config_args_result { CONFIG_ARGS_RUN, CONFIG_ARGS_EXIT_OK, CONFIG_ARGS_ERROR };
-/* Parse argv (reads the -f file itself, then applies flags over it). --help and --version
- * print to stdout and return CONFIG_ARGS_EXIT_OK. */
+/* Parse argv: starts from config_defaults, reads the -f file (wherever -f stands), applies
+ * the other flags over it, then config_finish and config_validate. -i (and listen.* given by
+ * -o / --KEY) replace the file's listen entries; -p / -P set the ports of entries without
+ * one. --help and --version print to stdout and return CONFIG_ARGS_EXIT_OK; --check-config
+ * only sets check_config (main prints "configuration ok"), and is set even when an error
+ * follows, so that main can choose the exit status. */
 enum config_args_result config_parse_args(struct config *c, int argc, char **argv, char *err,
                                           size_t errlen);
 

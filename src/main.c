@@ -79,7 +79,7 @@ static void sockets_close(struct sockets *s)
 static bool sockets_open(struct sockets *s, const struct config *cfg, unsigned nworkers)
 {
     char err[256], text[ADDR_STRLEN];
-    bool have6 = sock_have_ipv6(), warned6 = false;
+    bool have6 = sock_have_ipv6(), warned6 = false, warned_reuse = false;
     uint16_t picked[2] = {0, 0}; /* kernel-chosen port per protocol, for the next port-0 bind */
     unsigned total = 0;
 
@@ -145,6 +145,9 @@ static bool sockets_open(struct sockets *s, const struct config *cfg, unsigned n
         fd = bind_one(cb, &a, true, err, sizeof err);
         if (fd < 0) {
             /* SO_REUSEPORT refused: one socket shared by all workers still works. */
+            if (!warned_reuse)
+                log_info("SO_REUSEPORT unavailable (%s): workers share each socket", err);
+            warned_reuse = true;
             reuse = false;
             fd = bind_one(cb, &a, false, err, sizeof err);
             if (fd < 0) {
@@ -167,8 +170,9 @@ static bool sockets_open(struct sockets *s, const struct config *cfg, unsigned n
                 own[w] = true;
                 continue;
             }
-            if (reuse)
-                log_debug("SO_REUSEPORT did not work (%s): workers share one socket", err);
+            if (reuse && !warned_reuse)
+                log_info("SO_REUSEPORT unavailable (%s): workers share each socket", err);
+            warned_reuse = true;
             reuse = false;
             fds[w] = fd;
         }

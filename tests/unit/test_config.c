@@ -614,6 +614,10 @@ TEST(flag_errors)
     /* the first error wins; a later --check-config is still noticed first */
     CHECK_EQ_INT(ARGS(&c, "-t", "x", "--check-config"), CONFIG_ARGS_ERROR);
     CHECK(c.check_config);
+    CHECK_EQ_INT(ARGS(&c, "-x", "--check-config"), CONFIG_ARGS_ERROR);
+    CHECK(c.check_config);
+    CHECK_EQ_INT(ARGS(&c, "-x"), CONFIG_ARGS_ERROR);
+    CHECK(!c.check_config);
 }
 
 static void print_help(void *arg)
