@@ -218,7 +218,8 @@ static struct blob *tpbs_build(store_t *s, enum tpbs_format f)
     store_foreach(s, collect_visit, &col);
     struct blob *b = NULL;
     if (!col.oom) {
-        qsort(col.v, col.n, sizeof *col.v, cmp_hash);
+        if (col.n > 1)
+            qsort(col.v, col.n, sizeof *col.v, cmp_hash);
         b = blob_new(col.n * STATS_TPBS_ENTRY_MAX + 1);
     }
     if (b) {
