@@ -23,8 +23,8 @@
 #define MAX_KEY_LEN 64
 #define MAX_VALUE_LEN 1024
 
-enum key_kind { KEY_UINT, KEY_BOOL, KEY_LISTEN, KEY_URL,
-                KEY_STATS_NET, KEY_STATS_PATH };
+enum key_kind { KEY_UINT, KEY_BOOL, KEY_LISTEN, KEY_URL, KEY_PATH, KEY_NETLIST,
+                KEY_STATS_PATH };
 
 struct key_def {
     const char *name;
@@ -76,21 +76,31 @@ static const struct key_def keys[] = {
      "close an HTTP connection idle this long", NULL},
     {"http.max_connections", KEY_UINT, FIELD(http_max_conns), 1, 1000000, "a connection count",
      "N", "10000", "most open HTTP connections, all workers", NULL},
-    {"access.stats", KEY_STATS_NET, NOFIELD, 0, 0, NULL, "NET", "loopback",
+    {"access.whitelist", KEY_PATH, FIELD(whitelist), 0, 0, NULL, "FILE", "none",
+     "serve only the info-hashes in FILE (-w; SIGHUP reloads)", NULL},
+    {"access.blacklist", KEY_PATH, FIELD(blacklist), 0, 0, NULL, "FILE", "none",
+     "refuse the info-hashes in FILE (-b; SIGHUP reloads)", NULL},
+    {"access.proxy", KEY_NETLIST, FIELD(proxies), 0, 0, NULL, "NET", "none",
+     "trusted reverse proxy network (repeatable; X-Forwarded-For)", NULL},
+    {"access.trust_ip_param", KEY_BOOL, FIELD(trust_ip_param), 0, 0, NULL, "on|off", "off",
+     "honour ip=/ipv4=/ipv6= and the UDP ip field from anyone", NULL},
+    {"tracker.user", KEY_PATH, FIELD(user), 0, 0, NULL, "NAME", "none",
+     "after binding, switch to this user (-u)", NULL},
+    {"tracker.rootdir", KEY_PATH, FIELD(rootdir), 0, 0, NULL, "DIR", "none",
+     "after binding, chroot here; later paths are inside it (-d)", NULL},
+    {"access.stats", KEY_NETLIST, FIELD(stats_nets), 0, 0, NULL, "NET", "loopback",
      "who may read statistics pages (repeatable; -A)", NULL},
-    {"log.syslog", KEY_BOOL, FIELD(log_syslog), 0, 0, NULL, "on|off", "off",
-     "also send log lines to syslog (daemon facility)", NULL},
     {"access.stats_path", KEY_STATS_PATH, FIELD(stats_path), 0, 0, NULL, "PATH", "/stats",
      "path of the opentracker-style statistics", NULL},
+    {"log.syslog", KEY_BOOL, FIELD(log_syslog), 0, 0, NULL, "on|off", "off",
+     "also send log lines to syslog (daemon facility)", NULL},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
 /* Keys (opentracker's, and ours from the design) whose feature this version lacks. Refusing
  * them loudly beats starting a tracker that silently serves torrents it was told to block. */
 static const char *const unsupported_keys[] = {
-    "access.whitelist", "access.blacklist", "access.fifo_add", "access.fifo_delete",
-    "access.proxy",     "tracker.user",
-    "tracker.rootdir",  "tracker.statefile",
+    "access.fifo_add", "access.fifo_delete", "tracker.statefile",
 };
 static const char *const unsupported_prefixes[] = {"livesync.", "batchsync."};
 
@@ -248,23 +258,6 @@ static void store_uint(struct config *c, const struct key_def *k, uint64_t v)
     }
 }
 
-/* access.stats / -A: one network (CIDR or a host) allowed to read the statistics. */
-static bool set_stats_net(struct config *c, const char *value, char *msg, size_t cap)
-{
-    char v[64];
-    struct net_prefix p;
-    if (!netlist_parse_prefix(value, strlen(value), &p)) {
-        snprintf(msg, cap, "invalid value '%s' (expected an address or ADDR/BITS, e.g. "
-                 "127.0.0.1 or 10.0.0.0/8 or ::1)", shown(value, v, sizeof v));
-        return false;
-    }
-    if (!netlist_add(&c->stats_nets, &p)) {
-        snprintf(msg, cap, "too many networks (at most %d)", NETLIST_MAX);
-        return false;
-    }
-    return true;
-}
-
 /* access.stats_path: a plain absolute path, so it can be compared with the request's path
  * as it arrives (no query, no escapes, nothing a head could be smuggled through). */
 static bool set_stats_path(struct config *c, const char *value, char *msg, size_t cap)
@@ -334,8 +327,29 @@ static bool set_key(struct config *c, const struct key_def *k, const char *value
         }
         memcpy((char *)c + k->off, value, strlen(value) + 1);
         return true;
-    case KEY_STATS_NET:
-        return set_stats_net(c, value, msg, cap);
+    case KEY_PATH:
+        if (!*value || strlen(value) >= k->size) {
+            snprintf(msg, cap, "invalid value '%s' (expected a name shorter than %zu bytes)",
+                     shown(value, v, sizeof v), k->size);
+            return false;
+        }
+        memcpy((char *)c + k->off, value, strlen(value) + 1);
+        return true;
+    case KEY_NETLIST: {
+        struct net_prefix np;
+        if (!netlist_parse_prefix(value, strlen(value), &np)) {
+            snprintf(msg, cap,
+                     "invalid value '%s' (expected an address or CIDR network, e.g. "
+                     "10.0.0.0/8 or 2001:db8::/32)",
+                     shown(value, v, sizeof v));
+            return false;
+        }
+        if (!netlist_add((struct netlist *)((char *)c + k->off), &np)) {
+            snprintf(msg, cap, "too many networks (at most %d)", NETLIST_MAX);
+            return false;
+        }
+        return true;
+    }
     case KEY_STATS_PATH:
         return set_stats_path(c, value, msg, cap);
     }
@@ -524,6 +538,10 @@ bool config_validate(const struct config *c, char *err, size_t errlen)
                  c->numwant, c->max_numwant);
         return false;
     }
+    if (c->whitelist[0] && c->blacklist[0]) {
+        snprintf(err, errlen, "access.whitelist and access.blacklist are both set (use one)");
+        return false;
+    }
     if (c->n_listen > CONFIG_MAX_LISTEN || c->workers > CONFIG_MAX_WORKERS ||
         c->peer_timeout < 1 || c->peer_timeout > STORE_MAX_PEER_TIMEOUT ||
         c->interval < 1 || c->max_numwant > CONFIG_MAX_NUMWANT || c->scrape_max_hashes < 1 ||
@@ -590,6 +608,7 @@ enum flag_id {
     F_CONFIG, F_LISTEN, F_HTTP_PORT, F_UDP_PORT, F_WORKERS, F_REDIRECT, F_INTERVAL,
     F_PEER_TIMEOUT, F_SET, F_QUIET, F_VERBOSE, F_HELP, F_VERSION, F_CHECK, F_UNSUPPORTED,
     F_KEY, /* --KEY[=VALUE] for any config key */
+    F_WHITELIST, F_BLACKLIST, F_USER, F_ROOTDIR,
     F_STATS_NET
 };
 
@@ -624,11 +643,11 @@ static const struct flag_def flags[] = {
     {"--help", F_HELP, false, NULL, NULL},
     {"--version", F_VERSION, false, NULL, "print \"swarmd " SWARMD_VERSION "\" and exit"},
     /* opentracker's flags for features this version does not have. */
-    {"-w", F_UNSUPPORTED, true, "access.whitelist", NULL},
-    {"-b", F_UNSUPPORTED, true, "access.blacklist", NULL},
+    {"-w", F_WHITELIST, true, "FILE", "serve only the info-hashes in FILE (access.whitelist)"},
+    {"-b", F_BLACKLIST, true, "FILE", "refuse the info-hashes in FILE (access.blacklist)"},
     {"-A", F_STATS_NET, true, "NET", "allow NET to read statistics (access.stats)"},
-    {"-u", F_UNSUPPORTED, true, "tracker.user", NULL},
-    {"-d", F_UNSUPPORTED, true, "tracker.rootdir", NULL},
+    {"-u", F_USER, true, "NAME", "switch to user NAME after binding (tracker.user)"},
+    {"-d", F_ROOTDIR, true, "DIR", "chroot to DIR after binding (tracker.rootdir)"},
 };
 #define NFLAGS (sizeof flags / sizeof flags[0])
 
@@ -781,6 +800,18 @@ static bool apply_arg(struct config *c, const struct arg *a, bool *cmdline_liste
     case F_KEY:
         key = a->key->name;
         break;
+    case F_WHITELIST:
+        key = "access.whitelist";
+        break;
+    case F_BLACKLIST:
+        key = "access.blacklist";
+        break;
+    case F_USER:
+        key = "tracker.user";
+        break;
+    case F_ROOTDIR:
+        key = "tracker.rootdir";
+        break;
     case F_SET: {
         char kbuf[MAX_KEY_LEN + 1];
         const char *eq = strchr(a->value, '=');
@@ -928,7 +959,7 @@ void config_print_help(void)
                k + 1 < sizeof unsupported_keys / sizeof unsupported_keys[0]
                    ? (k % 5 == 4 ? ",\n  " : ", ")
                    : ",\n");
-    printf("  livesync.*, batchsync.*; flags -w, -b, -u, -d\n");
+    printf("  livesync.*, batchsync.*\n");
     printf("\nSIGINT or SIGTERM stops swarmd. Exit status: 0, 1 on a start-up failure, 2 on a "
            "bad\nconfiguration (1 with --check-config).\n");
 }

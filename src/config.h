@@ -50,6 +50,15 @@ struct config {
     unsigned http_idle_timeout;       /* http.idle_timeout SEC: 30 */
     unsigned http_max_conns;          /* http.max_connections (total): 10000 */
 
+    /* Operating it for real (issue 6): access list, trusted proxies, privilege drop. Paths
+     * are used after the chroot to tracker.rootdir, so they are relative to it. */
+    char whitelist[512];              /* access.whitelist / -w: "" = none */
+    char blacklist[512];              /* access.blacklist / -b: "" = none */
+    struct netlist proxies;           /* access.proxy NET (repeatable): X-Forwarded-For, ip= */
+    bool trust_ip_param;              /* access.trust_ip_param: honour ip= from anyone */
+    char user[64];                    /* tracker.user / -u: "" = stay as started */
+    char rootdir[512];                /* tracker.rootdir / -d: "" = no chroot */
+
     /* access.stats / -A: who may read /stats, /metrics, /dashboard; empty = loopback only. */
     struct netlist stats_nets;
     char stats_path[128];             /* access.stats_path: "/stats" */

@@ -14,9 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "accesslist.h"
 #include "config.h"
 #include "fullscrape.h"
 #include "net/sock.h"
+#include "privdrop.h"
 #include "stats.h"
 #include "store/store.h"
 #include "tracker.h"
@@ -239,6 +241,7 @@ struct daemon {
     unsigned nstarted;
     struct housekeeping hk;
     bool hk_started;
+    struct access_ctl access;
 };
 
 static void daemon_stop(struct daemon *d)
@@ -252,6 +255,7 @@ static void daemon_stop(struct daemon *d)
         pthread_join(d->hk.thread, NULL);
         d->hk_started = false;
     }
+    access_ctl_destroy(&d->access);
     fullscrape_free(d->fullscrape);
     store_free(d->store);
     free(d->stats);
@@ -272,6 +276,22 @@ static bool daemon_start(struct daemon *d)
         d->nworkers = CONFIG_MAX_WORKERS;
     if (!sockets_open(&d->socks, cfg, d->nworkers))
         return false;
+    /* Bound (perhaps to a port < 1024) and no thread yet: give up root now, so that every
+     * thread runs unprivileged and the access list is read the same way as on reload. */
+    char perr[768];
+    if (!privdrop_apply(cfg->user, cfg->rootdir, perr, sizeof perr)) {
+        log_error("%s", perr);
+        return false;
+    }
+    if (cfg->rootdir[0])
+        log_info("chrooted to %s", cfg->rootdir);
+    if (cfg->user[0])
+        log_info("running as user %s", cfg->user);
+    if (!access_ctl_open(&d->access, cfg->whitelist, cfg->blacklist, d->nworkers, perr,
+                         sizeof perr)) {
+        log_error("access list: %s", perr);
+        return false;
+    }
     log_info("%u worker%s", d->nworkers, d->nworkers == 1 ? "" : "s");
     log_info("peer timeout %u s, announce interval %u s (min %u s)", (unsigned)cfg->peer_timeout,
              (unsigned)cfg->interval, (unsigned)cfg->min_interval);
@@ -303,6 +323,7 @@ static bool daemon_start(struct daemon *d)
         log_error("cannot initialise the tracker (no randomness from the operating system)");
         return false;
     }
+    d->tracker.access = &d->access;
 
     d->hk.store = d->store;
     d->hk.cycle_seconds = cfg->peer_timeout / 8;
@@ -377,7 +398,7 @@ int main(int argc, char **argv)
         if (sigwait(&sigs, &sig) != 0)
             continue;
         if (sig == SIGHUP) {
-            log_info("SIGHUP: nothing to reload yet");
+            access_ctl_reload(&d.access);
             continue;
         }
         log_info("stopping (%s)", sig == SIGINT ? "SIGINT" : "SIGTERM");

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "forwarded.h"
 #include "metrics.h"
 #include "dashboard.h"
 #include "proto/http_reply.h"
@@ -325,7 +326,16 @@ static enum http_action serve_stats(struct tracker_worker *w, const struct http_
 enum http_action stats_http_serve(struct tracker_worker *w, const struct http_request *req,
                                   const struct peer_addr *client, struct http_out *out)
 {
-    if (!stats_http_allowed(w->t->cfg, client)) {
+    /* Behind a trusted reverse proxy on this host every client would look like loopback:
+     * judge the client the proxy names instead (and refuse when it names none). */
+    const struct netlist *proxies = &w->t->cfg->proxies;
+    struct peer_addr fwd;
+    bool via_proxy = proxies->n && netlist_contains(proxies, client);
+    if (via_proxy && forwarded_client(req, proxies, &fwd))
+        client = &fwd;
+    else if (via_proxy)
+        client = NULL;
+    if (!client || !stats_http_allowed(w->t->cfg, client)) {
         stat_inc(w->stats, STAT_HTTP_STATS_DENIED);
         return send_small(req, out, 403, "403 forbidden\n");
     }

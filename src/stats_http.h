@@ -3,7 +3,7 @@
  * access.stats_path (default /stats): opentracker's text and XML modes; /metrics: Prometheus
  * text exposition; /stats.json and /dashboard: the live page and the JSON it polls. All of
  * them only for clients inside access.stats / -A (loopback when none is configured), 403 for
- * everyone else. Runs on the calling worker: counters are summed on read, store totals come
+ * everyone else; a request through an access.proxy is judged by the client the proxy names. Runs on the calling worker: counters are summed on read, store totals come
  * from store_get_stats, and the walks over every torrent (top lists, tpbs) are cached by
  * stats_top.c. Keeps no state of its own. */
 #ifndef SWARMD_STATS_HTTP_H

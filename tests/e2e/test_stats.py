@@ -164,6 +164,19 @@ def run(runner, swarmd):
     T("-A replaces the loopback default; others get 403", denied)
     d2.stop_and_check(runner, "stats: daemon with -A exits 0")
 
+    # Behind a trusted proxy on loopback, the client the proxy names is judged, not loopback.
+    d4 = Daemon(swarmd, args=["-o", "access.proxy=127.0.0.1"]).start()
+    runner.context = d4.context
+
+    def via_proxy():
+        eq(http_request(d4, "/stats", headers=["X-Forwarded-For: 192.0.2.7"]).status, 403,
+           "outside client through the proxy")
+        eq(http_request(d4, "/stats", headers=["X-Forwarded-For: 127.0.0.1"]).status, 200,
+           "loopback client through the proxy")
+        eq(http_request(d4, "/stats").status, 403, "the proxy naming no client")
+    T("through access.proxy the forwarded client is judged", via_proxy)
+    d4.stop_and_check(runner, "stats: daemon with access.proxy exits 0")
+
     if d.v6:
         d3 = Daemon(swarmd, config_text="access.stats ::1\naccess.stats 192.0.2.0/24\n").start()
         runner.context = d3.context
