@@ -444,23 +444,31 @@ bool config_parse_text(struct config *c, const char *text, size_t len, const cha
                        char *err, size_t errlen)
 {
     char msg[512];
-    size_t pos = 0;
-    unsigned line = 0;
+    size_t pos = 0, used = 0;
+    unsigned line = 0, errors = 0;
 
     /* Editors on some systems start UTF-8 files with a byte-order mark. */
     if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
         pos = 3;
+    if (errlen)
+        err[0] = '\0';
     while (pos < len) {
         const char *nl = memchr(text + pos, '\n', len - pos);
         size_t end = nl ? (size_t)(nl - text) : len;
         line++;
+        /* Report every bad line, one per line of err, not just the first: an operator moving
+         * an opentracker config over sees all the keys to change in one go. */
         if (!parse_line(c, text + pos, end - pos, msg, sizeof msg)) {
-            snprintf(err, errlen, "%s:%u: %s", fname, line, msg);
-            return false;
+            errors++;
+            if (used < errlen) {
+                int n = snprintf(err + used, errlen - used, "%s%s:%u: %s", errors > 1 ? "\n" : "",
+                                 fname, line, msg);
+                used += n > 0 ? (size_t)n : 0;
+            }
         }
         pos = nl ? end + 1 : len;
     }
-    return true;
+    return errors == 0;
 }
 
 bool config_load_file(struct config *c, const char *path, char *err, size_t errlen)

@@ -85,8 +85,9 @@ void config_defaults(struct config *c);
 /* Apply one "key value" setting (value may be empty). false + err on unknown key/bad value. */
 bool config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen);
 
-/* Parse a config file's text: "key value" lines, '#' comments, blank lines. Errors are
- * "FILE:LINE: message". */
+/* Parse a config file's text: "key value" lines, '#' comments, blank lines. Every bad line
+ * is reported, one "FILE:LINE: message" per line of err (cut at errlen); the good lines are
+ * still applied, but the result is false if any line was bad. */
 bool config_parse_text(struct config *c, const char *text, size_t len, const char *fname,
                        char *err, size_t errlen);
 

@@ -358,7 +358,7 @@ static bool daemon_start(struct daemon *d)
 int main(int argc, char **argv)
 {
     static struct daemon d; /* large (listen table): keep it off the stack */
-    char err[768];
+    char err[4096];
     sigset_t sigs;
 
     clock_init();
@@ -366,7 +366,8 @@ int main(int argc, char **argv)
     case CONFIG_ARGS_EXIT_OK:
         return 0;
     case CONFIG_ARGS_ERROR:
-        fprintf(stderr, "swarmd: %s\n", err);
+        for (char *line = strtok(err, "\n"); line; line = strtok(NULL, "\n"))
+            fprintf(stderr, "swarmd: %s\n", line);
         return d.cfg.check_config ? 1 : 2;
     case CONFIG_ARGS_RUN:
         break;

@@ -796,9 +796,23 @@ TEST(stats_helpers)
     }
 }
 
+/* An opentracker config with several keys swarmd lacks: each one is named, one per line. */
+TEST(every_bad_line_reported)
+{
+    struct config c;
+    CHECK(!parse(&c, "livesync.cluster.listen 224.0.23.5:9696\ntracker.interval 60\n"
+                     "batchsync.cluster.admin_ip 10.1.1.1\nfoo 1\n"));
+    CHECK_STR(err, "test.conf:1: livesync.cluster.listen: not supported by this version of swarmd\n"
+                   "test.conf:3: batchsync.cluster.admin_ip: not supported by this version of "
+                   "swarmd\n"
+                   "test.conf:4: unknown key 'foo'");
+    CHECK_EQ_INT(c.interval, 60); /* good lines still apply */
+}
+
 int main(void)
 {
     RUN(defaults);
+    RUN(every_bad_line_reported);
     RUN(default_binds);
     RUN(numeric_keys);
     RUN(bool_key);
