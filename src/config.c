@@ -80,6 +80,14 @@ static const struct key_def keys[] = {
      "SEC", "300", "save the state file this often", NULL},
     {"http.max_connections", KEY_UINT, FIELD(http_max_conns), 1, 1000000, "a connection count",
      "N", "10000", "most open HTTP connections, all workers", NULL},
+    {"websocket.enable", KEY_BOOL, FIELD(ws_enable), 0, 0, NULL, "on|off", "on",
+     "serve WebTorrent's WebSocket tracker on the HTTP port", NULL},
+    {"websocket.max_connections", KEY_UINT, FIELD(ws_max_conns), 1, 1000000,
+     "a connection count", "N", "10000", "most open WebSocket connections", NULL},
+    {"websocket.max_torrents", KEY_UINT, FIELD(ws_max_torrents), 1, 65536, "a torrent count",
+     "N", "128", "most torrents per WebSocket connection", NULL},
+    {"websocket.max_queued_bytes", KEY_UINT, FIELD(ws_max_queued), 65536, 1u << 30, "bytes",
+     "BYTES", "262144", "unsent bytes per WebSocket peer", NULL},
     {"access.whitelist", KEY_PATH, FIELD(whitelist), 0, 0, NULL, "FILE", "none",
      "serve only the info-hashes in FILE (-w; SIGHUP reloads)", NULL},
     {"access.blacklist", KEY_PATH, FIELD(blacklist), 0, 0, NULL, "FILE", "none",
@@ -162,6 +170,10 @@ void config_defaults(struct config *c)
     c->http_head_max = 8192;
     c->http_idle_timeout = 30;
     c->http_max_conns = 10000;
+    c->ws_enable = true;
+    c->ws_max_conns = 10000;
+    c->ws_max_torrents = 128;
+    c->ws_max_queued = 256 * 1024;
     c->log_level = 2;
     memcpy(c->stats_path, "/stats", sizeof "/stats");
 }

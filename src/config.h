@@ -52,6 +52,12 @@ struct config {
     unsigned http_idle_timeout;       /* http.idle_timeout SEC: 30 */
     unsigned http_max_conns;          /* http.max_connections (total): 10000 */
 
+    /* WebSocket tracker (issue 10): WebTorrent peers on the HTTP port. */
+    bool ws_enable;                   /* websocket.enable: on */
+    unsigned ws_max_conns;            /* websocket.max_connections: 10000 */
+    unsigned ws_max_torrents;         /* websocket.max_torrents (per connection): 128 */
+    unsigned ws_max_queued;           /* websocket.max_queued_bytes (per connection): 256 KiB */
+
     /* Operating it for real (issue 6): access list, trusted proxies, privilege drop. Paths
      * are used after the chroot to tracker.rootdir, so they are relative to it. */
     char whitelist[512];              /* access.whitelist / -w: "" = none */

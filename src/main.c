@@ -339,13 +339,19 @@ static bool daemon_start(struct daemon *d)
         return false;
     }
     d->tracker.access = &d->access;
-    d->tracker.nstat_blocks = d->nworkers + 1;
-    d->ws = ws_tracker_start(&d->tracker, d->nworkers, NULL);
-    if (!d->ws) {
-        log_error("cannot start the WebSocket thread");
-        return false;
+    if (cfg->ws_enable) {
+        struct ws_tracker_config wc = {
+            .max_conns = cfg->ws_max_conns,
+            .max_swarms = cfg->ws_max_torrents,
+            .max_queued = cfg->ws_max_queued,
+        };
+        d->ws = ws_tracker_start(&d->tracker, d->nworkers, &wc);
+        if (!d->ws) {
+            log_error("cannot start the WebSocket thread");
+            return false;
+        }
+        d->tracker.ws = d->ws;
     }
-    d->tracker.ws = d->ws;
 
     if (cfg->statefile[0]) {
         persist_restore_logged(d->store, cfg->statefile);

@@ -114,7 +114,7 @@ struct blob *metrics_render(const struct tracker *t, const struct stats_snapshot
 
     family(&x, "swarmd_worker_events_total", "counter",
            "Every internal counter, per worker thread (counter names as in stats.h).");
-    for (unsigned w = 0; w < t->nstat_blocks; w++) /* workers, then the WebSocket thread */
+    for (unsigned w = 0; w < tracker_stat_blocks(t); w++) /* workers, then the WebSocket thread */
         for (unsigned k = 0; k < STAT_COUNT; k++) {
             snprintf(lab, sizeof lab, "worker=\"%u\",counter=\"%s\"", w,
                      stat_name((enum stat_counter)k));

@@ -23,7 +23,7 @@ void stats_snapshot_read(const struct tracker *t, uint32_t now, struct stats_sna
 {
     memset(out, 0, sizeof *out);
     for (unsigned k = 0; k < STAT_COUNT; k++)
-        out->sum[k] = stats_sum(t->stats, t->nstat_blocks, (enum stat_counter)k);
+        out->sum[k] = stats_sum(t->stats, tracker_stat_blocks(t), (enum stat_counter)k);
     if (t->store)
         store_get_stats(t->store, &out->store);
     out->uptime = (int32_t)(now - t->started) > 0 ? now - t->started : 0;

@@ -22,7 +22,6 @@ bool tracker_init(struct tracker *t, const struct config *cfg, store_t *store,
     t->fullscrape = fs;
     t->stats = stats;
     t->nworkers = nworkers;
-    t->nstat_blocks = nworkers;
     t->started = clock_now();
     return connid_init(&t->connid);
 }

@@ -28,10 +28,15 @@ struct tracker {
     uint32_t started;           /* clock_now() at start */
     struct access_ctl *access;  /* NULL: every torrent allowed (set by main after init) */
     /* WebSocket tracker (NULL: none; set by main after init). It counts into stats block
-     * nworkers, so t->stats has nstat_blocks = nworkers + 1 blocks when it runs. */
+     * nworkers, so t->stats has tracker_stat_blocks(t) blocks. */
     struct ws_tracker *ws;
-    unsigned nstat_blocks;
 };
+
+/* Statistics blocks to sum: one per worker, then the WebSocket thread's when it runs. */
+static inline unsigned tracker_stat_blocks(const struct tracker *t)
+{
+    return t->nworkers + (t->ws != NULL);
+}
 
 /* Largest HTTP reply body; with its head it fits the 64 KiB the HTTP server guarantees. */
 #define TRACKER_BODY_MAX (63 * 1024)

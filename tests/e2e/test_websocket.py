@@ -485,3 +485,54 @@ def run(runner, swarmd):
 
     d.stop_and_check(runner, "websocket: daemon exits 0 on SIGTERM")
     runner.context = None
+
+    # ---- configuration ----------------------------------------------------------------------
+    c = Daemon(swarmd, config_text="websocket.max_connections 2\nwebsocket.max_torrents 2\n")
+    c.start()
+    runner.context = c.context
+
+    def caps():
+        a, b = Ws(c), Ws(c)
+        socks.extend([a, b])
+        try:
+            x = Ws(c)
+            socks.append(x)
+            x.send_frame(9, b"")
+            x.recv_frame(1.0)
+            raise AssertionError("a third connection over websocket.max_connections 2 works")
+        except (WsClosed, ConnectionResetError, socket.timeout):
+            pass
+        for i in range(2):
+            announce(a, rand_hash(), rand_peer_id())
+            check("failure reason" not in a.recv_json(), "torrent %d of 2" % (i + 1))
+        h = rand_hash()
+        announce(a, h, rand_peer_id())
+        r = a.recv_json()
+        eq(r.get("failure reason"), "too many torrents on one connection", "third torrent")
+        eq(r.get("info_hash"), s20(h), "the failure names the torrent")
+        a.close()
+        end = time.time() + 3
+        while True:  # the closed slot is free again
+            try:
+                y = Ws(c)
+                socks.append(y)
+                break
+            except (WsClosed, ConnectionResetError, AssertionError):
+                check(time.time() < end, "no connection slot freed after a close")
+                time.sleep(0.1)
+    T("websocket.max_connections and websocket.max_torrents", caps)
+    c.stop_and_check(runner, "websocket: capped daemon exits 0")
+
+    off = Daemon(swarmd, config_text="websocket.enable off\n")
+    off.start()
+    runner.context = off.context
+
+    def disabled():
+        r = http_request(off, "/announce", headers=[
+            "Upgrade: websocket", "Connection: Upgrade",
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13"])
+        check(r.status != 101, "websocket.enable off still upgrades")
+        eq(peers_of(http_announce(off, rand_hash(), 6881)), [], "HTTP still served")
+    T("websocket.enable off: upgrades are plain HTTP requests", disabled)
+    off.stop_and_check(runner, "websocket: disabled daemon exits 0")
+    runner.context = None

@@ -176,6 +176,9 @@ TEST(numeric_keys)
         UK("http.head_max", http_head_max, 1024, 65536),
         UK("http.idle_timeout", http_idle_timeout, 1, 3600),
         UK("http.max_connections", http_max_conns, 1, 1000000),
+        UK("websocket.max_connections", ws_max_conns, 1, 1000000),
+        UK("websocket.max_torrents", ws_max_torrents, 1, 65536),
+        UK("websocket.max_queued_bytes", ws_max_queued, 65536, 1073741824),
     };
     static const char *const bad[] = {"", "abc", "-1", "+5", "0x10", "1.5", "5s", "1e3",
                                       "99999999999999999999999", "12 34"};
@@ -670,7 +673,9 @@ TEST(help_and_version)
         "tracker.numwant", "tracker.max_numwant", "tracker.scrape_max_hashes",
         "tracker.fullscrape ", "tracker.fullscrape_cache", "tracker.redirect_url",
         "http.head_max", "http.idle_timeout", "http.max_connections", "6969", "1800", "2700",
-        "access.whitelist"};
+        "access.whitelist",
+        "websocket.enable", "websocket.max_connections", "websocket.max_torrents",
+        "websocket.max_queued_bytes"};
     for (size_t i = 0; i < sizeof must / sizeof must[0]; i++)
         if (!has(out, must[i])) {
             fprintf(stderr, "  help lacks '%s'\n", must[i]);
