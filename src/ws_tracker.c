@@ -62,7 +62,8 @@ struct ws_swarm {
 struct ws_stripe {
     pthread_mutex_t lock;
     struct ws_swarm **buckets;
-    size_t nbuckets, nswarms;
+    size_t nbuckets;
+    size_t nswarms; /* written under lock, atomically: read without it (add_counts) */
 } __attribute__((aligned(64)));
 
 struct ws_conn {
@@ -186,7 +187,7 @@ static struct ws_swarm *swarm_get(struct ws_tracker *ws, const uint8_t *hash)
     size_t k = bucket_of(ws, st, hash);
     sw->next = st->buckets[k];
     st->buckets[k] = sw;
-    st->nswarms++;
+    __atomic_store_n(&st->nswarms, st->nswarms + 1, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&st->lock);
     return sw;
 }
@@ -204,7 +205,7 @@ static void swarm_drop_if_empty(struct ws_tracker *ws, struct ws_swarm *sw)
         pp = &(*pp)->next;
     if (*pp) {
         *pp = sw->next;
-        st->nswarms--;
+        __atomic_store_n(&st->nswarms, st->nswarms - 1, __ATOMIC_RELAXED);
     }
     pthread_mutex_unlock(&st->lock);
     free(sw->members);
@@ -300,6 +301,10 @@ bool ws_tracker_add_counts(struct ws_tracker *ws, const uint8_t *info_hash,
         return false;
     struct ws_stripe *st = stripe_of(ws, info_hash);
     bool found = false;
+    /* HTTP/UDP announces call this on every request: a stripe without WebSocket swarms
+     * (the usual case on a tracker few browsers use) costs one relaxed load, no lock. */
+    if (!__atomic_load_n(&st->nswarms, __ATOMIC_RELAXED))
+        return false;
     pthread_mutex_lock(&st->lock);
     struct ws_swarm *sw = swarm_find(ws, st, info_hash);
     if (sw) {
