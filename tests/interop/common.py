@@ -235,7 +235,8 @@ def seeder_child(torrent_path, save_path, host, port):
             todo, commands[:] = list(commands), []
         for c in todo:
             if c == "reannounce":
-                h.force_reannounce()
+                # swarmd's "min interval" is 15 minutes; a test may re-announce sooner.
+                h.force_reannounce(0, -1, lt.reannounce_flags_t.ignore_min_interval)
                 out.write("INFO force_reannounce\n")
         if not ready and replies and h.status().is_seeding:
             ready = True
