@@ -3,8 +3,9 @@
 
     /usr/bin/python3 tests/interop/aria2.py --swarmd build/check/swarmd [--only http|udp]
 
-aria2c runs with DHT, LPD and PEX off and --seed-time=0, so it exits 0 once the file is
-complete. aria2 1.36 sends UDP tracker packets only through its IPv4 DHT socket, so the UDP
+aria2c runs with DHT, LPD and PEX off and --seed-time=0.1 (minutes), so it exits 0 six
+seconds after the file is complete. (With --seed-time=0 it halts at once and often sends only
+event=stopped with left=0, never event=completed, so the tracker rightly counts no download.) aria2 1.36 sends UDP tracker packets only through its IPv4 DHT socket, so the UDP
 run enables that socket with a fresh, empty DHT file and no entry point (no bootstrap node),
 and the check asserts from aria2's debug log that it sent no DHT message: its only peer source
 is the tracker. The received file must match (SHA-1) and swarmd must count the download.
@@ -26,7 +27,7 @@ LIMIT = 60.0
 def aria2_cmd(torrent, out_dir, port, log_path, dht_port=None, dht_file=None):
     cmd = ["aria2c", "--no-conf", "--dir=" + out_dir, "--listen-port=%d" % port,
            "--enable-dht6=false", "--bt-enable-lpd=false", "--enable-peer-exchange=false",
-           "--seed-time=0", "--file-allocation=none", "--summary-interval=0",
+           "--seed-time=0.1", "--file-allocation=none", "--summary-interval=0",
            "--console-log-level=warn", "--log=" + log_path, "--log-level=debug",
            "--disable-ipv6=true", "--bt-tracker-connect-timeout=10", "--bt-tracker-timeout=10",
            "--stop=%d" % int(LIMIT), "--auto-save-interval=0", "--rpc-save-upload-metadata=false",
