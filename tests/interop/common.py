@@ -16,6 +16,7 @@
 import argparse
 import hashlib
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -55,18 +56,39 @@ def tracker_url(d, proto, host=V4):
     return "udp://%s:%d/announce" % (url_host(host), d.udp_port)
 
 
-def free_tcp_ports(n, host=V4):
-    """n distinct TCP ports free on host (and, for peers that also open UDP, free there)."""
-    ports = set()
-    while len(ports) < n:
-        p = free_port(socket.SOCK_STREAM, [host])
+# Client listening ports come from a range of their own per suite, below the kernel's
+# ephemeral range (32768+ by default): suites run concurrently, and a port found free by
+# binding port 0 can be taken a moment later as the source port of some outgoing connection.
+SUITE_PORT_BASE = {"libtorrent": 20000, "aria2": 23000, "transmission": 26000,
+                   "webtorrent": 29000}
+_port_base = [None]
+
+
+def _bindable(host, port):
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        s = socket.socket(harness.family_of(host), kind)
         try:
-            free_udp = socket.socket(harness.family_of(host), socket.SOCK_DGRAM)
-            free_udp.bind((host, p))
-            free_udp.close()
+            s.bind((host, port))
         except OSError:
-            continue
-        ports.add(p)
+            return False
+        finally:
+            s.close()
+    return True
+
+
+def free_tcp_ports(n, host=V4):
+    """n distinct ports free for TCP and UDP on host, from this suite's range if it has one."""
+    ports = set()
+    base = _port_base[0]
+    tries = 0
+    while len(ports) < n:
+        tries += 1
+        if base is not None and tries < 2000:
+            p = base + random.randrange(3000)
+        else:
+            p = free_port(socket.SOCK_STREAM, [host])
+        if p not in ports and _bindable(host, p):
+            ports.add(p)
     return sorted(ports)
 
 
@@ -370,6 +392,13 @@ def main_for(suite, checks, default_deadline):
     ap.add_argument("--deadline", type=int, default=default_deadline)
     args = ap.parse_args()
     swarmd = os.path.abspath(args.swarmd)
+    _port_base[0] = SUITE_PORT_BASE.get(suite)
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            if int(f.read().split()[0]) < 32000:
+                _port_base[0] = None  # the ranges would overlap the ephemeral ports
+    except (OSError, ValueError, IndexError):
+        pass
     runner = Runner("interop")
     if not (os.path.isfile(swarmd) and os.access(swarmd, os.X_OK)):
         runner.fail(suite + ": swarmd binary exists", "no executable at %s" % swarmd)

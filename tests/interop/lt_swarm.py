@@ -9,7 +9,8 @@ its own process and, once it has announced, a leecher session in this process. T
 must complete within 60 s with its peer learned from the tracker (peer_info.source), the file
 must match (SHA-1), the tracker must count the completion; then the leecher's scrape_tracker()
 must report complete >= 1 and downloaded >= 1 over the same protocol and family, and the
-clients' stopped announces must empty the swarm.
+clients' stopped announces must empty the swarm. http-noncompact: a BEP 3 announce with
+compact=0 is given the libtorrent seeder as a dict (ip, port).
 """
 
 import os
@@ -19,7 +20,8 @@ import time
 
 import common
 from common import V4, V6, Log, SeederProcess, drain_alerts, sha1_file
-from harness import HAVE_V6, Daemon, Skip, TestFailure, check, http_scrape, scrape_counts
+from harness import (HAVE_V6, Daemon, Skip, TestFailure, announce_target, check, decode_ok,
+                     eq, http_request, http_scrape, scrape_counts)
 
 DOWNLOAD_LIMIT = 60.0
 
@@ -193,6 +195,41 @@ def run_swarm(runner, lt, swarmd, proto, host):
     common.rmtree(tmp)
 
 
+def noncompact(runner, swarmd):
+    """A BEP 3 client asking compact=0 gets the peers as a list of dicts (ip, port): here the
+    libtorrent seeder's entry, as libtorrent itself announced it."""
+    lt = common.import_libtorrent()
+    pre = "http-noncompact: "
+    d = Daemon(swarmd).start()
+    log = Log()
+    tmp = common.tmpdir("lt-noncompact")
+    st = {}
+    runner.context = lambda: d.context() + "\n  libtorrent alerts:\n" + log.tail()
+
+    def t():
+        torrent = os.path.join(tmp, "payload.torrent")
+        ti, _ = common.make_torrent(lt, tmp, common.tracker_url(d, "http"), torrent)
+        ih = common.v1_hash_bytes(ti)
+        sp, me = common.free_tcp_ports(2)
+        st["seeder"] = SeederProcess(torrent, tmp, V4, sp, log)
+        if not st["seeder"].wait_ready(25):
+            raise TestFailure("seeder not seeding with a tracker reply after 25 s")
+        reply = decode_ok(http_request(d, announce_target(ih, me, compact=0)), "announce")
+        peers = reply.get(b"peers")
+        check(isinstance(peers, list), "compact=0 reply's peers is %r, want a list" % (peers,))
+        check(len(peers) == 1 and isinstance(peers[0], dict),
+              "want one dict peer (the seeder), got %r" % (peers,))
+        eq(peers[0].get(b"ip"), V4.encode(), "peer's ip")
+        eq(peers[0].get(b"port"), sp, "peer's port")
+    runner.run(pre + "a BEP 3 announce with compact=0 gets the libtorrent seeder as a dict",
+               t, timeout=40)
+    if "seeder" in st:
+        st["seeder"].stop()
+    runner.context = None
+    d.stop_and_check(runner, pre + "swarmd exits 0 on SIGTERM")
+    common.rmtree(tmp)
+
+
 def make_check(proto, host):
     def fn(runner, swarmd):
         lt = common.import_libtorrent()
@@ -206,7 +243,8 @@ def make_check(proto, host):
 
 
 CHECKS = [("http", make_check("http", V4)), ("udp", make_check("udp", V4)),
-          ("http6", make_check("http", V6)), ("udp6", make_check("udp", V6))]
+          ("http6", make_check("http", V6)), ("udp6", make_check("udp", V6)),
+          ("http-noncompact", noncompact)]
 
 if __name__ == "__main__":
     socket.setdefaulttimeout(None)
