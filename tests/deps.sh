@@ -6,6 +6,7 @@ set -u
 PKGS="gcc make zlib1g-dev python3 python3-libtorrent"
 # Interop clients (tests/interop/): Transmission, aria2, node + npm for WebTorrent's client.
 PKGS="$PKGS transmission-cli aria2"
+PKGS="$PKGS qbittorrent-nox"
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 

@@ -60,7 +60,7 @@ def tracker_url(d, proto, host=V4):
 # ephemeral range (32768+ by default): suites run concurrently, and a port found free by
 # binding port 0 can be taken a moment later as the source port of some outgoing connection.
 SUITE_PORT_BASE = {"libtorrent": 20000, "aria2": 23000, "transmission": 26000,
-                   "webtorrent": 29000}
+                   "webtorrent": 29000, "qbittorrent": 17000}
 _port_base = [None]
 
 

@@ -12,6 +12,7 @@ Suites, one file per client family (each also runs alone: `lt_swarm.py --swarmd 
   transmission  libtorrent seeder + transmission-cli leecher over HTTP and UDP;
                 transmission-cli seeder + aria2c leecher over HTTP (no libtorrent)
   webtorrent    npm bittorrent-tracker clients over HTTP, UDP and HTTP over ::1
+  qbittorrent   libtorrent seeder + qbittorrent-nox leecher over HTTP and UDP (a bonus)
 
 The suites run concurrently (each starts its own swarmd on free loopback ports; clients are
 rate-capped or small, so two cores suffice), or one after another with --serial. Their
@@ -29,7 +30,7 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SUITES = ["lt_swarm", "aria2", "transmission", "webtorrent"]
+SUITES = ["lt_swarm", "aria2", "transmission", "webtorrent", "qbittorrent"]
 
 
 def main():
