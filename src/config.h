@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "util/addr.h"
+#include "util/netlist.h"
 
 #define CONFIG_MAX_LISTEN 32
 #define CONFIG_MAX_NUMWANT 1000
@@ -49,6 +50,15 @@ struct config {
     unsigned http_idle_timeout;       /* http.idle_timeout SEC: 30 */
     unsigned http_max_conns;          /* http.max_connections (total): 10000 */
 
+    /* Operating it for real (issue 6): access list, trusted proxies, privilege drop. Paths
+     * are used after the chroot to tracker.rootdir, so they are relative to it. */
+    char whitelist[512];              /* access.whitelist / -w: "" = none */
+    char blacklist[512];              /* access.blacklist / -b: "" = none */
+    struct netlist proxies;           /* access.proxy NET (repeatable): X-Forwarded-For, ip= */
+    bool trust_ip_param;              /* access.trust_ip_param: honour ip= from anyone */
+    char user[64];                    /* tracker.user / -u: "" = stay as started */
+    char rootdir[512];                /* tracker.rootdir / -d: "" = no chroot */
+
     int log_level;                    /* -q / -v: 1 warn, 2 info (default), 3 debug */
     char config_file[512];            /* -f */
     bool check_config;                /* --check-config */
@@ -70,14 +80,19 @@ void config_defaults(struct config *c);
 /* Apply one "key value" setting (value may be empty). false + err on unknown key/bad value. */
 bool config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen);
 
-/* Parse a config file's text: "key value" lines, '#' comments, blank lines. Errors are
- * "FILE:LINE: message". */
+/* Parse a config file's text: "key value" lines, '#' comments, blank lines. Every bad line
+ * is reported, one "FILE:LINE: message" per line of err (cut at errlen); the good lines are
+ * still applied, but the result is false if any line was bad. */
 bool config_parse_text(struct config *c, const char *text, size_t len, const char *fname,
                        char *err, size_t errlen);
 
 enum config_args_result { CONFIG_ARGS_RUN, CONFIG_ARGS_EXIT_OK, CONFIG_ARGS_ERROR };
-/* Parse argv (reads the -f file itself, then applies flags over it). --help and --version
- * print to stdout and return CONFIG_ARGS_EXIT_OK. */
+/* Parse argv: starts from config_defaults, reads the -f file (wherever -f stands), applies
+ * the other flags over it, then config_finish and config_validate. -i (and listen.* given by
+ * -o / --KEY) replace the file's listen entries; -p / -P set the ports of entries without
+ * one. --help and --version print to stdout and return CONFIG_ARGS_EXIT_OK; --check-config
+ * only sets check_config (main prints "configuration ok"), and is set even when an error
+ * follows, so that main can choose the exit status. */
 enum config_args_result config_parse_args(struct config *c, int argc, char **argv, char *err,
                                           size_t errlen);
 

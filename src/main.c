@@ -14,9 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "accesslist.h"
 #include "config.h"
 #include "fullscrape.h"
 #include "net/sock.h"
+#include "privdrop.h"
 #include "stats.h"
 #include "store/store.h"
 #include "tracker.h"
@@ -78,7 +80,7 @@ static void sockets_close(struct sockets *s)
 static bool sockets_open(struct sockets *s, const struct config *cfg, unsigned nworkers)
 {
     char err[256], text[ADDR_STRLEN];
-    bool have6 = sock_have_ipv6(), warned6 = false;
+    bool have6 = sock_have_ipv6(), warned6 = false, warned_reuse = false;
     uint16_t picked[2] = {0, 0}; /* kernel-chosen port per protocol, for the next port-0 bind */
     unsigned total = 0;
 
@@ -144,6 +146,9 @@ static bool sockets_open(struct sockets *s, const struct config *cfg, unsigned n
         fd = bind_one(cb, &a, true, err, sizeof err);
         if (fd < 0) {
             /* SO_REUSEPORT refused: one socket shared by all workers still works. */
+            if (!warned_reuse)
+                log_info("SO_REUSEPORT unavailable (%s): workers share each socket", err);
+            warned_reuse = true;
             reuse = false;
             fd = bind_one(cb, &a, false, err, sizeof err);
             if (fd < 0) {
@@ -166,8 +171,9 @@ static bool sockets_open(struct sockets *s, const struct config *cfg, unsigned n
                 own[w] = true;
                 continue;
             }
-            if (reuse)
-                log_debug("SO_REUSEPORT did not work (%s): workers share one socket", err);
+            if (reuse && !warned_reuse)
+                log_info("SO_REUSEPORT unavailable (%s): workers share each socket", err);
+            warned_reuse = true;
             reuse = false;
             fds[w] = fd;
         }
@@ -234,6 +240,7 @@ struct daemon {
     unsigned nstarted;
     struct housekeeping hk;
     bool hk_started;
+    struct access_ctl access;
 };
 
 static void daemon_stop(struct daemon *d)
@@ -247,6 +254,7 @@ static void daemon_stop(struct daemon *d)
         pthread_join(d->hk.thread, NULL);
         d->hk_started = false;
     }
+    access_ctl_destroy(&d->access);
     fullscrape_free(d->fullscrape);
     store_free(d->store);
     free(d->stats);
@@ -267,6 +275,22 @@ static bool daemon_start(struct daemon *d)
         d->nworkers = CONFIG_MAX_WORKERS;
     if (!sockets_open(&d->socks, cfg, d->nworkers))
         return false;
+    /* Bound (perhaps to a port < 1024) and no thread yet: give up root now, so that every
+     * thread runs unprivileged and the access list is read the same way as on reload. */
+    char perr[768];
+    if (!privdrop_apply(cfg->user, cfg->rootdir, perr, sizeof perr)) {
+        log_error("%s", perr);
+        return false;
+    }
+    if (cfg->rootdir[0])
+        log_info("chrooted to %s", cfg->rootdir);
+    if (cfg->user[0])
+        log_info("running as user %s", cfg->user);
+    if (!access_ctl_open(&d->access, cfg->whitelist, cfg->blacklist, d->nworkers, perr,
+                         sizeof perr)) {
+        log_error("access list: %s", perr);
+        return false;
+    }
     log_info("%u worker%s", d->nworkers, d->nworkers == 1 ? "" : "s");
     log_info("peer timeout %u s, announce interval %u s (min %u s)", (unsigned)cfg->peer_timeout,
              (unsigned)cfg->interval, (unsigned)cfg->min_interval);
@@ -298,6 +322,7 @@ static bool daemon_start(struct daemon *d)
         log_error("cannot initialise the tracker (no randomness from the operating system)");
         return false;
     }
+    d->tracker.access = &d->access;
 
     d->hk.store = d->store;
     d->hk.cycle_seconds = cfg->peer_timeout / 8;
@@ -332,7 +357,7 @@ static bool daemon_start(struct daemon *d)
 int main(int argc, char **argv)
 {
     static struct daemon d; /* large (listen table): keep it off the stack */
-    char err[768];
+    char err[4096];
     sigset_t sigs;
 
     clock_init();
@@ -340,7 +365,8 @@ int main(int argc, char **argv)
     case CONFIG_ARGS_EXIT_OK:
         return 0;
     case CONFIG_ARGS_ERROR:
-        fprintf(stderr, "swarmd: %s\n", err);
+        for (char *line = strtok(err, "\n"); line; line = strtok(NULL, "\n"))
+            fprintf(stderr, "swarmd: %s\n", line);
         return d.cfg.check_config ? 1 : 2;
     case CONFIG_ARGS_RUN:
         break;
@@ -371,7 +397,7 @@ int main(int argc, char **argv)
         if (sigwait(&sigs, &sig) != 0)
             continue;
         if (sig == SIGHUP) {
-            log_info("SIGHUP: nothing to reload yet");
+            access_ctl_reload(&d.access);
             continue;
         }
         log_info("stopping (%s)", sig == SIGINT ? "SIGINT" : "SIGTERM");
