@@ -73,6 +73,10 @@ static const struct key_def keys[] = {
      "longest HTTP request head", NULL},
     {"http.idle_timeout", KEY_UINT, FIELD(http_idle_timeout), 1, 3600, "seconds", "SEC", "30",
      "close an HTTP connection idle this long", NULL},
+    {"tracker.statefile", KEY_PATH, FIELD(statefile), 0, 0, NULL, "FILE", "none",
+     "keep swarms in FILE across restarts", NULL},
+    {"tracker.snapshot_interval", KEY_UINT, FIELD(snapshot_interval), 1, 86400, "seconds",
+     "SEC", "300", "save the state file this often", NULL},
     {"http.max_connections", KEY_UINT, FIELD(http_max_conns), 1, 1000000, "a connection count",
      "N", "10000", "most open HTTP connections, all workers", NULL},
     {"access.whitelist", KEY_PATH, FIELD(whitelist), 0, 0, NULL, "FILE", "none",
@@ -94,7 +98,6 @@ static const struct key_def keys[] = {
  * them loudly beats starting a tracker that silently serves torrents it was told to block. */
 static const char *const unsupported_keys[] = {
     "access.fifo_add", "access.fifo_delete", "access.stats", "access.stats_path",
-    "tracker.statefile",
 };
 static const char *const unsupported_prefixes[] = {"livesync.", "batchsync."};
 
@@ -148,6 +151,7 @@ void config_defaults(struct config *c)
     c->scrape_max_hashes = 64;
     c->fullscrape = true;
     c->fullscrape_cache = 10;
+    c->snapshot_interval = 300;
     c->http_head_max = 8192;
     c->http_idle_timeout = 30;
     c->http_max_conns = 10000;

@@ -45,6 +45,8 @@ struct config {
     bool fullscrape;                  /* tracker.fullscrape: on */
     unsigned fullscrape_cache;        /* tracker.fullscrape_cache SEC: 10 */
     char redirect_url[512];           /* tracker.redirect_url: "" = none */
+    char statefile[512];              /* tracker.statefile: "" = none */
+    unsigned snapshot_interval;       /* tracker.snapshot_interval SEC: 300 */
 
     size_t http_head_max;             /* http.head_max: 8192 */
     unsigned http_idle_timeout;       /* http.idle_timeout SEC: 30 */

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "fullscrape.h"
 #include "net/sock.h"
+#include "persist/persist.h"
 #include "privdrop.h"
 #include "stats.h"
 #include "store/store.h"
@@ -240,6 +241,8 @@ struct daemon {
     unsigned nstarted;
     struct housekeeping hk;
     bool hk_started;
+    struct persist *persist; /* periodic snapshots (tracker.statefile) */
+    bool state_ready;        /* the state file was restored: saving it now loses nothing */
     struct access_ctl access;
 };
 
@@ -254,6 +257,11 @@ static void daemon_stop(struct daemon *d)
         pthread_join(d->hk.thread, NULL);
         d->hk_started = false;
     }
+    persist_stop(d->persist);
+    d->persist = NULL;
+    /* Only after the workers stopped, so the final snapshot misses no announce. */
+    if (d->state_ready)
+        persist_save_logged(d->store, d->cfg.statefile);
     access_ctl_destroy(&d->access);
     fullscrape_free(d->fullscrape);
     store_free(d->store);
@@ -323,6 +331,16 @@ static bool daemon_start(struct daemon *d)
         return false;
     }
     d->tracker.access = &d->access;
+
+    if (cfg->statefile[0]) {
+        persist_restore_logged(d->store, cfg->statefile);
+        d->state_ready = true;
+        d->persist = persist_start(d->store, cfg->statefile, cfg->snapshot_interval);
+        if (!d->persist) {
+            log_error("cannot start the snapshot thread");
+            return false;
+        }
+    }
 
     d->hk.store = d->store;
     d->hk.cycle_seconds = cfg->peer_timeout / 8;

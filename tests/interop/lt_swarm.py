@@ -10,7 +10,8 @@ must complete within 60 s with its peer learned from the tracker (peer_info.sour
 must match (SHA-1), the tracker must count the completion; then the leecher's scrape_tracker()
 must report complete >= 1 and downloaded >= 1 over the same protocol and family, and the
 clients' stopped announces must empty the swarm. http-noncompact: a BEP 3 announce with
-compact=0 is given the libtorrent seeder as a dict (ip, port).
+compact=0 is given the libtorrent seeder as a dict (ip, port). restart: restart.py, a swarm
+across a swarmd restart with a state file.
 """
 
 import os
@@ -230,6 +231,43 @@ def noncompact(runner, swarmd):
     common.rmtree(tmp)
 
 
+class RestartApi:
+    """The helpers restart.py (issue 7's swarm across a swarmd restart) takes from its `rt`
+    argument, mapped onto common.py (IPv4 sessions)."""
+    Log = Log
+    SeederProcess = None
+    DOWNLOAD_LIMIT = DOWNLOAD_LIMIT
+    v1_hash_bytes = staticmethod(common.v1_hash_bytes)
+    sha1_file = staticmethod(sha1_file)
+
+    @staticmethod
+    def make_torrent(lt, seed_dir, url):
+        path = os.path.join(seed_dir, ".restart.torrent")
+        ti, digest = common.make_torrent(lt, seed_dir, url, path)
+        with open(path, "rb") as f:
+            data = f.read()
+        os.unlink(path)
+        return ti, digest, data
+
+    @staticmethod
+    def make_session(lt, port):
+        return common.make_session(lt, V4, port)
+
+    @staticmethod
+    def drain_alerts(lt, ses, who, log, events):
+        drain_alerts(ses, who, log, events)
+
+
+RestartApi.SeederProcess = staticmethod(
+    lambda path, save, port, log: SeederProcess(path, save, V4, port, log))
+
+
+def restart_check(runner, swarmd):
+    lt = common.import_libtorrent()
+    import restart  # restart.py: a swarm across a swarmd restart (state file)
+    restart.run(runner, lt, swarmd, RestartApi)
+
+
 def make_check(proto, host):
     def fn(runner, swarmd):
         lt = common.import_libtorrent()
@@ -244,7 +282,7 @@ def make_check(proto, host):
 
 CHECKS = [("http", make_check("http", V4)), ("udp", make_check("udp", V4)),
           ("http6", make_check("http", V6)), ("udp6", make_check("udp", V6)),
-          ("http-noncompact", noncompact)]
+          ("http-noncompact", noncompact), ("restart", restart_check)]
 
 if __name__ == "__main__":
     socket.setdefaulttimeout(None)

@@ -7,7 +7,8 @@
 
 Suites, one file per client family (each also runs alone: `lt_swarm.py --swarmd ...`):
   lt_swarm      libtorrent seeder + leecher over HTTP, UDP, HTTP and UDP over ::1, then
-                libtorrent's scrape_tracker; a BEP 3 compact=0 announce gets a dict list
+                libtorrent's scrape_tracker; a BEP 3 compact=0 announce gets a dict list;
+                a swarm across a swarmd restart (restart.py, state file)
   aria2         libtorrent seeder + aria2c leecher over HTTP and UDP
   transmission  libtorrent seeder + transmission-cli leecher over HTTP and UDP;
                 transmission-cli seeder + aria2c leecher over HTTP (no libtorrent)
