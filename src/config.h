@@ -61,6 +61,11 @@ struct config {
     char user[64];                    /* tracker.user / -u: "" = stay as started */
     char rootdir[512];                /* tracker.rootdir / -d: "" = no chroot */
 
+    /* access.stats / -A: who may read /stats, /metrics, /dashboard; empty = loopback only. */
+    struct netlist stats_nets;
+    char stats_path[128];             /* access.stats_path: "/stats" */
+    bool log_syslog;                  /* log.syslog: off */
+
     int log_level;                    /* -q / -v: 1 warn, 2 info (default), 3 debug */
     char config_file[512];            /* -f */
     bool check_config;                /* --check-config */

@@ -25,6 +25,7 @@
 #include "tracker.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/log_syslog.h"
 #include "util/rng.h"
 #include "worker.h"
 
@@ -394,6 +395,7 @@ int main(int argc, char **argv)
         return 0;
     }
     log_set_level((enum log_level)d.cfg.log_level);
+    log_syslog_enable(d.cfg.log_syslog);
 
     /* Before any thread exists, so that every thread inherits the mask and the signals
      * reach only sigwait below. A peer closing early must cost an EPIPE, not the process. */

@@ -24,6 +24,10 @@ static const char *const names[STAT_COUNT] = {
     [STAT_UDP_BAD_CONNID] = "udp_bad_connid",
     [STAT_UDP_ERROR_SENT] = "udp_error_sent",
     [STAT_COMPLETED] = "completed",
+    [STAT_HTTP_CONN_CLOSED] = "http_conn_closed",
+    [STAT_HTTP_FULLSCRAPE_BYTES] = "http_fullscrape_bytes",
+    [STAT_HTTP_STATS] = "http_stats",
+    [STAT_HTTP_STATS_DENIED] = "http_stats_denied",
 };
 
 uint64_t stats_sum(const struct worker_stats *blocks, unsigned n, enum stat_counter k)

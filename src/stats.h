@@ -26,6 +26,11 @@ enum stat_counter {
     STAT_UDP_BAD_CONNID,
     STAT_UDP_ERROR_SENT,
     STAT_COMPLETED,
+    /* issue 5: statistics pages */
+    STAT_HTTP_CONN_CLOSED,       /* open connections = accepted - closed */
+    STAT_HTTP_FULLSCRAPE_BYTES,  /* full-scrape body bytes sent (as sent: gzip or not) */
+    STAT_HTTP_STATS,             /* /stats, /metrics, /stats.json, /dashboard answered */
+    STAT_HTTP_STATS_DENIED,      /* 403: client outside access.stats */
     STAT_COUNT
 };
 
