@@ -74,6 +74,28 @@ static const struct key_def keys[] = {
      "close an HTTP connection idle this long", NULL},
     {"http.max_connections", KEY_UINT, FIELD(http_max_conns), 1, 1000000, "a connection count",
      "N", "10000", "most open HTTP connections, all workers", NULL},
+    {"tracker.max_torrents", KEY_UINT, FIELD(max_torrents), 0, 1000000000ULL,
+     "a torrent count", "N", "5000000", "most torrents; past it new ones are refused (0: none)",
+     NULL},
+    {"tracker.max_peers_per_torrent", KEY_UINT, FIELD(max_peers_per_torrent), 0, 100000000,
+     "a peer count", "N", "200000", "most peers in one torrent; more are refused (0: none)",
+     NULL},
+    {"tracker.max_memory", KEY_UINT, FIELD(max_memory_mib), 0, 16777216, "MiB", "MIB", "2048",
+     "swarm table budget; past it new torrents and peers are refused (0: none)", NULL},
+    {"tracker.enforce_min_interval", KEY_BOOL, FIELD(enforce_min_interval), 0, 0, NULL,
+     "on|off", "off", "peers re-announcing within min_interval/2 get no peers", NULL},
+    {"http.max_connections_per_ip", KEY_UINT, FIELD(http_max_conns_per_ip), 0, 1000000,
+     "a connection count", "N", "100", "most open HTTP connections from one address (0: none)",
+     NULL},
+    {"http.header_timeout", KEY_UINT, FIELD(http_header_timeout), 0, 3600, "seconds", "SEC",
+     "10", "close a connection whose request head is not complete this long after it began "
+     "(slow clients; 0: idle timeout only)", NULL},
+    {"http.max_pipeline", KEY_UINT, FIELD(http_max_pipeline), 1, 100000, "a request count", "N",
+     "32", "most pipelined requests answered per read; more close the connection", NULL},
+    {"udp.rcvbuf", KEY_UINT, FIELD(udp_rcvbuf), 0, 1073741824, "bytes", "BYTES", "4194304",
+     "UDP socket receive buffer (0: system default; capped by net.core.rmem_max)", NULL},
+    {"udp.sndbuf", KEY_UINT, FIELD(udp_sndbuf), 0, 1073741824, "bytes", "BYTES", "4194304",
+     "UDP socket send buffer (0: system default; capped by net.core.wmem_max)", NULL},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -139,6 +161,14 @@ void config_defaults(struct config *c)
     c->http_head_max = 8192;
     c->http_idle_timeout = 30;
     c->http_max_conns = 10000;
+    c->max_torrents = 5000000;
+    c->max_peers_per_torrent = 200000;
+    c->max_memory_mib = 2048;
+    c->http_max_conns_per_ip = 100;
+    c->http_header_timeout = 10;
+    c->http_max_pipeline = 32;
+    c->udp_rcvbuf = 4 * 1024 * 1024;
+    c->udp_sndbuf = 4 * 1024 * 1024;
     c->log_level = 2;
 }
 

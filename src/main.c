@@ -159,6 +159,9 @@ static bool sockets_open(struct sockets *s, const struct config *cfg, unsigned n
         s->binds[b].addr.port = a.port;
         addr_format(&a, true, text);
         log_info("listening on %s %s", proto_name(cb->proto), text);
+        unsigned rb, sb;
+        if (cb->proto == LISTEN_UDP && sock_udp_buffers(fd, &rb, &sb))
+            log_info("udp %s: receive buffer %u bytes, send buffer %u bytes", text, rb, sb);
 
         for (unsigned w = 1; w < nworkers; w++) {
             fds[w] = reuse ? bind_one(cb, &a, true, err, sizeof err) : -1;
@@ -265,6 +268,7 @@ static bool daemon_start(struct daemon *d)
     d->nworkers = cfg->workers ? cfg->workers : usable_cpus();
     if (d->nworkers > CONFIG_MAX_WORKERS)
         d->nworkers = CONFIG_MAX_WORKERS;
+    sock_set_udp_buffers(cfg->udp_rcvbuf, cfg->udp_sndbuf);
     if (!sockets_open(&d->socks, cfg, d->nworkers))
         return false;
     log_info("%u worker%s", d->nworkers, d->nworkers == 1 ? "" : "s");
@@ -278,6 +282,9 @@ static bool daemon_start(struct daemon *d)
     memset(&sc, 0, sizeof sc);
     sc.peer_timeout = cfg->peer_timeout;
     sc.torrent_keep = TORRENT_KEEP_SECONDS;
+    sc.max_torrents = cfg->max_torrents;
+    sc.max_peers = cfg->max_peers_per_torrent;
+    sc.max_bytes = (uint64_t)cfg->max_memory_mib << 20;
     if (!rng_os_bytes(sc.hash_key, sizeof sc.hash_key)) {
         log_error("cannot read random bytes from the operating system");
         return false;

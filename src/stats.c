@@ -24,6 +24,13 @@ static const char *const names[STAT_COUNT] = {
     [STAT_UDP_BAD_CONNID] = "udp_bad_connid",
     [STAT_UDP_ERROR_SENT] = "udp_error_sent",
     [STAT_COMPLETED] = "completed",
+    [STAT_REFUSED_TORRENTS] = "refused_torrents",
+    [STAT_REFUSED_PEERS] = "refused_peers",
+    [STAT_REFUSED_MEMORY] = "refused_memory",
+    [STAT_ANNOUNCE_THROTTLED] = "announce_throttled",
+    [STAT_HTTP_CONN_IP_REFUSED] = "http_conn_ip_refused",
+    [STAT_HTTP_HEADER_TIMEOUT] = "http_header_timeout",
+    [STAT_HTTP_PIPELINE_CLOSED] = "http_pipeline_closed",
 };
 
 uint64_t stats_sum(const struct worker_stats *blocks, unsigned n, enum stat_counter k)
