@@ -75,27 +75,26 @@ static const struct key_def keys[] = {
     {"http.max_connections", KEY_UINT, FIELD(http_max_conns), 1, 1000000, "a connection count",
      "N", "10000", "most open HTTP connections, all workers", NULL},
     {"tracker.max_torrents", KEY_UINT, FIELD(max_torrents), 0, 1000000000ULL,
-     "a torrent count", "N", "5000000", "most torrents; past it new ones are refused (0: none)",
+     "a torrent count", "N", "5000000", "most torrents (0: no cap)",
      NULL},
     {"tracker.max_peers_per_torrent", KEY_UINT, FIELD(max_peers_per_torrent), 0, 100000000,
-     "a peer count", "N", "200000", "most peers in one torrent; more are refused (0: none)",
+     "a peer count", "N", "200000", "most peers in one torrent (0: no cap)",
      NULL},
     {"tracker.max_memory", KEY_UINT, FIELD(max_memory_mib), 0, 16777216, "MiB", "MIB", "2048",
-     "swarm table budget; past it new torrents and peers are refused (0: none)", NULL},
+     "swarm table memory budget (0: no cap)", NULL},
     {"tracker.enforce_min_interval", KEY_BOOL, FIELD(enforce_min_interval), 0, 0, NULL,
-     "on|off", "off", "peers re-announcing within min_interval/2 get no peers", NULL},
+     "on|off", "off", "re-announce within min_interval/2: no peers", NULL},
     {"http.max_connections_per_ip", KEY_UINT, FIELD(http_max_conns_per_ip), 0, 1000000,
-     "a connection count", "N", "100", "most open HTTP connections from one address (0: none)",
+     "a connection count", "N", "256", "most HTTP connections per address (0: no cap)",
      NULL},
     {"http.header_timeout", KEY_UINT, FIELD(http_header_timeout), 0, 3600, "seconds", "SEC",
-     "10", "close a connection whose request head is not complete this long after it began "
-     "(slow clients; 0: idle timeout only)", NULL},
+     "10", "longest time to send one request head (0: no limit)", NULL},
     {"http.max_pipeline", KEY_UINT, FIELD(http_max_pipeline), 1, 100000, "a request count", "N",
-     "32", "most pipelined requests answered per read; more close the connection", NULL},
+     "32", "pipelined requests answered per turn", NULL},
     {"udp.rcvbuf", KEY_UINT, FIELD(udp_rcvbuf), 0, 1073741824, "bytes", "BYTES", "4194304",
-     "UDP socket receive buffer (0: system default; capped by net.core.rmem_max)", NULL},
+     "UDP socket receive buffer (0: OS default)", NULL},
     {"udp.sndbuf", KEY_UINT, FIELD(udp_sndbuf), 0, 1073741824, "bytes", "BYTES", "4194304",
-     "UDP socket send buffer (0: system default; capped by net.core.wmem_max)", NULL},
+     "UDP socket send buffer (0: OS default)", NULL},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -164,7 +163,7 @@ void config_defaults(struct config *c)
     c->max_torrents = 5000000;
     c->max_peers_per_torrent = 200000;
     c->max_memory_mib = 2048;
-    c->http_max_conns_per_ip = 100;
+    c->http_max_conns_per_ip = 256;
     c->http_header_timeout = 10;
     c->http_max_pipeline = 32;
     c->udp_rcvbuf = 4 * 1024 * 1024;

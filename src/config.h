@@ -54,9 +54,9 @@ struct config {
     unsigned max_peers_per_torrent;   /* tracker.max_peers_per_torrent: 200000 */
     unsigned max_memory_mib;          /* tracker.max_memory MiB (store budget): 2048 */
     bool enforce_min_interval;        /* tracker.enforce_min_interval: off */
-    unsigned http_max_conns_per_ip;   /* http.max_connections_per_ip: 100 */
+    unsigned http_max_conns_per_ip;   /* http.max_connections_per_ip: 256 */
     unsigned http_header_timeout;     /* http.header_timeout SEC: 10 */
-    unsigned http_max_pipeline;       /* http.max_pipeline (requests per read): 32 */
+    unsigned http_max_pipeline;       /* http.max_pipeline (per loop turn): 32 */
     unsigned udp_rcvbuf, udp_sndbuf;  /* udp.rcvbuf / udp.sndbuf bytes: 4 MiB, 4 MiB */
 
     int log_level;                    /* -q / -v: 1 warn, 2 info (default), 3 debug */

@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "fullscrape.h"
+#include "net/conn_limit.h"
 #include "net/sock.h"
 #include "stats.h"
 #include "store/store.h"
@@ -251,6 +252,8 @@ static void daemon_stop(struct daemon *d)
         d->hk_started = false;
     }
     fullscrape_free(d->fullscrape);
+    conn_limit_free(d->tracker.conn_limit);
+    d->tracker.conn_limit = NULL;
     store_free(d->store);
     free(d->stats);
     free(d->workers);
@@ -303,6 +306,12 @@ static bool daemon_start(struct daemon *d)
     memset(d->stats, 0, sizeof(struct worker_stats) * d->nworkers);
     if (!tracker_init(&d->tracker, cfg, d->store, d->fullscrape, d->stats, d->nworkers)) {
         log_error("cannot initialise the tracker (no randomness from the operating system)");
+        return false;
+    }
+
+    if (cfg->http_max_conns_per_ip && !(d->tracker.conn_limit =
+                                            conn_limit_new(cfg->http_max_conns_per_ip))) {
+        log_error("out of memory");
         return false;
     }
 

@@ -30,7 +30,7 @@ static const char *const names[STAT_COUNT] = {
     [STAT_ANNOUNCE_THROTTLED] = "announce_throttled",
     [STAT_HTTP_CONN_IP_REFUSED] = "http_conn_ip_refused",
     [STAT_HTTP_HEADER_TIMEOUT] = "http_header_timeout",
-    [STAT_HTTP_PIPELINE_CLOSED] = "http_pipeline_closed",
+    [STAT_HTTP_PIPELINE_DEFERRED] = "http_pipeline_deferred",
 };
 
 uint64_t stats_sum(const struct worker_stats *blocks, unsigned n, enum stat_counter k)

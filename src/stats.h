@@ -33,7 +33,7 @@ enum stat_counter {
     STAT_ANNOUNCE_THROTTLED, /* re-announce too soon (tracker.enforce_min_interval) */
     STAT_HTTP_CONN_IP_REFUSED, /* over http.max_connections_per_ip */
     STAT_HTTP_HEADER_TIMEOUT,  /* request head not complete within http.header_timeout */
-    STAT_HTTP_PIPELINE_CLOSED, /* more than http.max_pipeline requests in one read */
+    STAT_HTTP_PIPELINE_DEFERRED, /* http.max_pipeline answered, rest left for next tick */
     STAT_COUNT
 };
 

@@ -17,6 +17,8 @@
 #include "stats.h"
 #include "store/store.h"
 
+struct conn_limit;
+
 struct tracker {
     const struct config *cfg;
     store_t *store;
@@ -25,6 +27,7 @@ struct tracker {
     struct worker_stats *stats; /* one block per worker */
     unsigned nworkers;
     uint32_t started;           /* clock_now() at start */
+    struct conn_limit *conn_limit; /* HTTP connections per source address (NULL: no cap) */
 };
 
 /* Largest HTTP reply body; with its head it fits the 64 KiB the HTTP server guarantees. */
