@@ -155,7 +155,9 @@ static enum store_refusal cap_new_torrent(store_t *s)
 {
     if (s->max_torrents && store_torrents(s) >= s->max_torrents)
         return STORE_FULL_TORRENTS;
-    if (s->max_bytes && store_memory(s) >= s->max_bytes)
+    /* New torrents stop at 15/16 of the budget: the rest is left for peers joining the
+     * swarms that exist, so a flood of junk torrents cannot stop real swarms growing. */
+    if (s->max_bytes && store_memory(s) >= s->max_bytes - s->max_bytes / 16)
         return STORE_FULL_MEMORY;
     return STORE_OK;
 }

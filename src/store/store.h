@@ -55,7 +55,8 @@ enum store_refusal {
     STORE_OK = 0,
     STORE_FULL_TORRENTS, /* new torrent past max_torrents */
     STORE_FULL_PEERS,    /* new peer in a torrent holding max_peers */
-    STORE_FULL_MEMORY,   /* new torrent or peer while store_memory() >= max_bytes */
+    STORE_FULL_MEMORY,   /* new torrent while store_memory() >= 15/16 of max_bytes, or
+                          * new peer while it is >= max_bytes */
 };
 
 struct store_announce_out {
