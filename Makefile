@@ -3,6 +3,7 @@
 #   make run        build and start swarmd on :6969 in the foreground
 #   make test       install missing test dependencies, build, run every suite
 #   make bench      benchmarks (bench/)      make fuzz   long libFuzzer runs (fuzz/)
+#   make install    binary, man page, sample config, systemd unit (PREFIX, DESTDIR)
 # Variants (VARIANT=...): release (operators; no -Werror), check (release + -Werror, used by
 # make test), asan (ASan+UBSan, -fno-sanitize-recover=all, -Werror).
 
@@ -102,5 +103,23 @@ fuzz:
 
 clean:
 	rm -rf build
+
+# ---- make install [PREFIX=/usr/local] [DESTDIR=]: binary, man page, sample config, systemd
+# unit (its paths rewritten to PREFIX). An existing swarmd.conf is never overwritten. ----
+PREFIX ?= /usr/local
+SYSCONFDIR ?= $(PREFIX)/etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+.PHONY: install
+install: $(O)/swarmd
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8 \
+		$(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(UNITDIR)
+	install -m 755 $(O)/swarmd $(DESTDIR)$(PREFIX)/bin/swarmd
+	install -m 644 docs/swarmd.8 $(DESTDIR)$(PREFIX)/share/man/man8/swarmd.8
+	test -e $(DESTDIR)$(SYSCONFDIR)/swarmd.conf || \
+		install -m 644 contrib/swarmd.conf $(DESTDIR)$(SYSCONFDIR)/swarmd.conf
+	sed -e 's|/usr/local/bin/|$(PREFIX)/bin/|' -e 's|/usr/local/etc/|$(SYSCONFDIR)/|' \
+		contrib/swarmd.service > $(DESTDIR)$(UNITDIR)/swarmd.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/swarmd.service
+# ---- end of install ----
 
 -include $(shell find build -name '*.d' 2>/dev/null)

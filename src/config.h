@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "util/addr.h"
+#include "util/netlist.h"
 
 #define CONFIG_MAX_LISTEN 32
 #define CONFIG_MAX_NUMWANT 1000
@@ -58,6 +59,14 @@ struct config {
     unsigned http_header_timeout;     /* http.header_timeout SEC: 10 */
     unsigned http_max_pipeline;       /* http.max_pipeline (per loop turn): 32 */
     unsigned udp_rcvbuf, udp_sndbuf;  /* udp.rcvbuf / udp.sndbuf bytes: 4 MiB, 4 MiB */
+    /* Operating it for real (issue 6): access list, trusted proxies, privilege drop. Paths
+     * are used after the chroot to tracker.rootdir, so they are relative to it. */
+    char whitelist[512];              /* access.whitelist / -w: "" = none */
+    char blacklist[512];              /* access.blacklist / -b: "" = none */
+    struct netlist proxies;           /* access.proxy NET (repeatable): X-Forwarded-For, ip= */
+    bool trust_ip_param;              /* access.trust_ip_param: honour ip= from anyone */
+    char user[64];                    /* tracker.user / -u: "" = stay as started */
+    char rootdir[512];                /* tracker.rootdir / -d: "" = no chroot */
 
     int log_level;                    /* -q / -v: 1 warn, 2 info (default), 3 debug */
     char config_file[512];            /* -f */
@@ -86,8 +95,12 @@ bool config_parse_text(struct config *c, const char *text, size_t len, const cha
                        char *err, size_t errlen);
 
 enum config_args_result { CONFIG_ARGS_RUN, CONFIG_ARGS_EXIT_OK, CONFIG_ARGS_ERROR };
-/* Parse argv (reads the -f file itself, then applies flags over it). --help and --version
- * print to stdout and return CONFIG_ARGS_EXIT_OK. */
+/* Parse argv: starts from config_defaults, reads the -f file (wherever -f stands), applies
+ * the other flags over it, then config_finish and config_validate. -i (and listen.* given by
+ * -o / --KEY) replace the file's listen entries; -p / -P set the ports of entries without
+ * one. --help and --version print to stdout and return CONFIG_ARGS_EXIT_OK; --check-config
+ * only sets check_config (main prints "configuration ok"), and is set even when an error
+ * follows, so that main can choose the exit status. */
 enum config_args_result config_parse_args(struct config *c, int argc, char **argv, char *err,
                                           size_t errlen);
 

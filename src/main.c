@@ -14,10 +14,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "accesslist.h"
 #include "config.h"
 #include "fullscrape.h"
 #include "net/conn_limit.h"
 #include "net/sock.h"
+#include "privdrop.h"
 #include "stats.h"
 #include "store/store.h"
 #include "tracker.h"
@@ -79,7 +81,7 @@ static void sockets_close(struct sockets *s)
 static bool sockets_open(struct sockets *s, const struct config *cfg, unsigned nworkers)
 {
     char err[256], text[ADDR_STRLEN];
-    bool have6 = sock_have_ipv6(), warned6 = false;
+    bool have6 = sock_have_ipv6(), warned6 = false, warned_reuse = false;
     uint16_t picked[2] = {0, 0}; /* kernel-chosen port per protocol, for the next port-0 bind */
     unsigned total = 0;
 
@@ -145,6 +147,9 @@ static bool sockets_open(struct sockets *s, const struct config *cfg, unsigned n
         fd = bind_one(cb, &a, true, err, sizeof err);
         if (fd < 0) {
             /* SO_REUSEPORT refused: one socket shared by all workers still works. */
+            if (!warned_reuse)
+                log_info("SO_REUSEPORT unavailable (%s): workers share each socket", err);
+            warned_reuse = true;
             reuse = false;
             fd = bind_one(cb, &a, false, err, sizeof err);
             if (fd < 0) {
@@ -170,8 +175,9 @@ static bool sockets_open(struct sockets *s, const struct config *cfg, unsigned n
                 own[w] = true;
                 continue;
             }
-            if (reuse)
-                log_debug("SO_REUSEPORT did not work (%s): workers share one socket", err);
+            if (reuse && !warned_reuse)
+                log_info("SO_REUSEPORT unavailable (%s): workers share each socket", err);
+            warned_reuse = true;
             reuse = false;
             fds[w] = fd;
         }
@@ -238,6 +244,7 @@ struct daemon {
     unsigned nstarted;
     struct housekeeping hk;
     bool hk_started;
+    struct access_ctl access;
 };
 
 static void daemon_stop(struct daemon *d)
@@ -251,6 +258,7 @@ static void daemon_stop(struct daemon *d)
         pthread_join(d->hk.thread, NULL);
         d->hk_started = false;
     }
+    access_ctl_destroy(&d->access);
     fullscrape_free(d->fullscrape);
     conn_limit_free(d->tracker.conn_limit);
     d->tracker.conn_limit = NULL;
@@ -274,6 +282,22 @@ static bool daemon_start(struct daemon *d)
     sock_set_udp_buffers(cfg->udp_rcvbuf, cfg->udp_sndbuf);
     if (!sockets_open(&d->socks, cfg, d->nworkers))
         return false;
+    /* Bound (perhaps to a port < 1024) and no thread yet: give up root now, so that every
+     * thread runs unprivileged and the access list is read the same way as on reload. */
+    char perr[768];
+    if (!privdrop_apply(cfg->user, cfg->rootdir, perr, sizeof perr)) {
+        log_error("%s", perr);
+        return false;
+    }
+    if (cfg->rootdir[0])
+        log_info("chrooted to %s", cfg->rootdir);
+    if (cfg->user[0])
+        log_info("running as user %s", cfg->user);
+    if (!access_ctl_open(&d->access, cfg->whitelist, cfg->blacklist, d->nworkers, perr,
+                         sizeof perr)) {
+        log_error("access list: %s", perr);
+        return false;
+    }
     log_info("%u worker%s", d->nworkers, d->nworkers == 1 ? "" : "s");
     log_info("peer timeout %u s, announce interval %u s (min %u s)", (unsigned)cfg->peer_timeout,
              (unsigned)cfg->interval, (unsigned)cfg->min_interval);
@@ -308,6 +332,7 @@ static bool daemon_start(struct daemon *d)
         log_error("cannot initialise the tracker (no randomness from the operating system)");
         return false;
     }
+    d->tracker.access = &d->access;
 
     if (cfg->http_max_conns_per_ip && !(d->tracker.conn_limit =
                                             conn_limit_new(cfg->http_max_conns_per_ip))) {
@@ -387,7 +412,7 @@ int main(int argc, char **argv)
         if (sigwait(&sigs, &sig) != 0)
             continue;
         if (sig == SIGHUP) {
-            log_info("SIGHUP: nothing to reload yet");
+            access_ctl_reload(&d.access);
             continue;
         }
         log_info("stopping (%s)", sig == SIGINT ? "SIGINT" : "SIGTERM");

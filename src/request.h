@@ -35,6 +35,9 @@ struct announce_req {
     /* Address the client claims (ip=, ipv4=, ipv6=, UDP ip field). Untrusted: tracker.c
      * decides whether to honour it. family 0 = none claimed. */
     struct peer_addr claimed4, claimed6;
+    /* Client address a reverse proxy reported (X-Forwarded-For, X-Real-IP), filled in by
+     * serve_http for connections from access.proxy networks only. family 0 = none. */
+    struct peer_addr forwarded;
 };
 
 /* Up to this many hashes in one HTTP scrape (the configured cap is at most this). */

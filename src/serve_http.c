@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "forwarded.h"
 #include "proto/bencode.h"
 #include "proto/http_params.h"
 #include "proto/http_reply.h"
@@ -58,6 +59,9 @@ static enum http_action do_announce(struct tracker_worker *w, const struct http_
     struct announce_req ar;
     const char *err = http_parse_announce(req->query, req->query_len, &ar);
     struct announce_reply rep;
+    const struct netlist *proxies = &w->t->cfg->proxies;
+    if (!err && proxies->n && netlist_contains(proxies, client))
+        forwarded_client(req, proxies, &ar.forwarded);
     if (!err)
         err = tracker_announce(w, &ar, client, TRACKER_HTTP, &rep);
     if (err)
@@ -108,6 +112,12 @@ static enum http_action do_scrape(struct tracker_worker *w, const struct http_re
     for (unsigned i = 0; i < sr.count; i++)
         if (n == 0 || memcmp(w->scrape_hashes[n - 1], w->scrape_hashes[i], INFO_HASH_LEN))
             memmove(w->scrape_hashes[n++], w->scrape_hashes[i], INFO_HASH_LEN);
+    /* Torrents the access list refuses are left out altogether. */
+    unsigned kept = 0;
+    for (unsigned i = 0; i < n; i++)
+        if (tracker_allowed(w, w->scrape_hashes[i]))
+            memmove(w->scrape_hashes[kept++], w->scrape_hashes[i], INFO_HASH_LEN);
+    n = kept;
     sr.count = n;
 
     /* Unknown torrents are reported with zero counts rather than left out (present = NULL):

@@ -47,6 +47,35 @@ static uint32_t jittered(struct tracker_worker *w, uint32_t interval)
     return interval - spread / 2 + rng_below(&w->rng, spread + 1);
 }
 
+/* The address that counts for the peer. Normally the packet's or connection's source:
+ * client-claimed addresses (ip=, ipv4=, ipv6=, the UDP ip field) are spoofable, and a tracker
+ * that believed them could be told to send a swarm to any victim. A connection from a
+ * trusted proxy (access.proxy) speaks for its client: its forwarded address counts, else the
+ * ip= it passes on. access.trust_ip_param extends ip= to everyone (closed networks). A UDP
+ * reply carries only the source's family, so there only a same-family claim is taken. */
+static struct peer_addr peer_address(const struct config *cfg, const struct announce_req *req,
+                                     const struct peer_addr *src, enum tracker_proto proto)
+{
+    bool proxy = cfg->proxies.n > 0 && netlist_contains(&cfg->proxies, src);
+    const struct peer_addr *own = src->family == ADDR_V4 ? &req->claimed4 : &req->claimed6;
+    const struct peer_addr *other = src->family == ADDR_V4 ? &req->claimed6 : &req->claimed4;
+
+    if (proxy && req->forwarded.family)
+        return req->forwarded;
+    if (proxy || cfg->trust_ip_param) {
+        if (own->family)
+            return *own;
+        if (other->family && proto == TRACKER_HTTP)
+            return *other;
+    }
+    return *src;
+}
+
+bool tracker_allowed(struct tracker_worker *w, const uint8_t *info_hash)
+{
+    return access_ctl_allowed(w->t->access, info_hash);
+}
+
 const char *tracker_announce(struct tracker_worker *w, const struct announce_req *req,
                              const struct peer_addr *src, enum tracker_proto proto,
                              struct announce_reply *out)
@@ -55,13 +84,12 @@ const char *tracker_announce(struct tracker_worker *w, const struct announce_req
 
     if (req->port == 0 && req->event != EVENT_STOPPED)
         return "invalid port";
+    if (!access_ctl_allowed(w->t->access, req->info_hash))
+        return "torrent not allowed";
 
-    /* The peer is the packet's or connection's source address. Client-claimed addresses
-     * (ip=, ipv4=, ipv6=, the UDP ip field) are spoofable and are not honoured: a tracker
-     * that believed them could be told to send a swarm to any victim. */
     struct store_announce_in in = {
         .info_hash = req->info_hash,
-        .peer = *src,
+        .peer = peer_address(cfg, req, src, proto),
         .seeder = req->left == 0,
         .event = req->event,
         .now = w->now,
@@ -115,6 +143,13 @@ const char *tracker_announce(struct tracker_worker *w, const struct announce_req
 void tracker_scrape(struct tracker_worker *w, const struct scrape_req *req,
                     struct swarm_counts *counts, bool *present)
 {
-    for (unsigned i = 0; i < req->count; i++)
-        present[i] = store_scrape(w->t->store, req->hashes[i], &counts[i]);
+    for (unsigned i = 0; i < req->count; i++) {
+        if (access_ctl_allowed(w->t->access, req->hashes[i])) {
+            present[i] = store_scrape(w->t->store, req->hashes[i], &counts[i]);
+        } else {
+            /* Not served here: nothing to tell, not even whether we know it. */
+            present[i] = false;
+            memset(&counts[i], 0, sizeof counts[i]);
+        }
+    }
 }

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "accesslist.h"
 #include "config.h"
 #include "fullscrape.h"
 #include "proto/connid.h"
@@ -28,6 +29,7 @@ struct tracker {
     unsigned nworkers;
     uint32_t started;           /* clock_now() at start */
     struct conn_limit *conn_limit; /* HTTP connections per source address (NULL: no cap) */
+    struct access_ctl *access;  /* NULL: every torrent allowed (set by main after init) */
 };
 
 /* Largest HTTP reply body; with its head it fits the 64 KiB the HTTP server guarantees. */
@@ -62,7 +64,11 @@ const char *tracker_announce(struct tracker_worker *w, const struct announce_req
                              const struct peer_addr *src, enum tracker_proto proto,
                              struct announce_reply *out);
 
-/* Counts for each hash; present[i] false when the torrent is unknown (counts zero). */
+/* Whether the access list lets this torrent be served. */
+bool tracker_allowed(struct tracker_worker *w, const uint8_t *info_hash);
+
+/* Counts for each hash; present[i] false when the torrent is unknown or not allowed (counts
+ * zero). */
 void tracker_scrape(struct tracker_worker *w, const struct scrape_req *req,
                     struct swarm_counts *counts, bool *present);
 

@@ -45,6 +45,7 @@ static void on_tick(loop_t *loop, void *ctx)
 {
     struct worker *w = ctx;
     w->tw->now = clock_now();
+    access_ctl_quiesce(w->tw->t->access, w->id); /* between requests: holds no list */
     if (__atomic_load_n(&stop_requested, __ATOMIC_RELAXED))
         loop_stop(loop);
 }

@@ -396,11 +396,10 @@ TEST(unknown_and_unsupported_keys)
     struct config c;
     CHECK(!parse(&c, "tracker.interval 60\nfoo 1\n"));
     CHECK_STR(err, "test.conf:2: unknown key 'foo'");
-    CHECK(!parse(&c, "\n\n\naccess.whitelist /etc/swarmd/whitelist\n"));
-    CHECK_STR(err, "test.conf:4: access.whitelist: not supported by this version of swarmd");
+    CHECK(!parse(&c, "\n\n\ntracker.statefile /var/lib/swarmd/state\n"));
+    CHECK_STR(err, "test.conf:4: tracker.statefile: not supported by this version of swarmd");
     static const char *const unsup[] = {
-        "access.blacklist x", "access.stats 127.0.0.1", "access.stats_path stats",
-        "access.proxy 10.0.0.1", "tracker.user nobody", "tracker.rootdir /var/empty",
+        "access.stats 127.0.0.1", "access.stats_path stats",
         "tracker.statefile /var/lib/swarmd/state", "livesync.cluster.listen 224.0.23.5:9696",
         "access.fifo_add /tmp/x", "batchsync.cluster.admin_ip 10.1.1.1"};
     for (size_t i = 0; i < sizeof unsup / sizeof unsup[0]; i++) {
@@ -602,19 +601,47 @@ TEST(flag_errors)
     CHECK_EQ_INT(ARGS(&c, "--tracker.numwant=x"), CONFIG_ARGS_ERROR);
     CHECK(has(err, "--tracker.numwant: invalid value 'x'"));
     /* opentracker flags for features not built yet */
-    static const char *const unsup[] = {"-w", "-b", "-A", "-u", "-d"};
-    for (size_t i = 0; i < 5; i++) {
+    static const char *const unsup[] = {"-A"};
+    for (size_t i = 0; i < 1; i++) {
         CHECK_EQ_INT(ARGS(&c, unsup[i], "x"), CONFIG_ARGS_ERROR);
         CHECK(has(err, unsup[i]));
         CHECK(has(err, "not supported by this version of swarmd"));
     }
-    CHECK_EQ_INT(ARGS(&c, "--access.whitelist=/x"), CONFIG_ARGS_ERROR);
+    CHECK_EQ_INT(ARGS(&c, "--tracker.statefile=/x"), CONFIG_ARGS_ERROR);
     CHECK(has(err, "not supported by this version of swarmd"));
-    CHECK_EQ_INT(ARGS(&c, "-o", "tracker.user=nobody"), CONFIG_ARGS_ERROR);
-    CHECK(has(err, "tracker.user: not supported by this version of swarmd"));
     /* the first error wins; a later --check-config is still noticed first */
     CHECK_EQ_INT(ARGS(&c, "-t", "x", "--check-config"), CONFIG_ARGS_ERROR);
     CHECK(c.check_config);
+    CHECK_EQ_INT(ARGS(&c, "-x", "--check-config"), CONFIG_ARGS_ERROR);
+    CHECK(c.check_config);
+    CHECK_EQ_INT(ARGS(&c, "-x"), CONFIG_ARGS_ERROR);
+    CHECK(!c.check_config);
+}
+
+/* Issue 6: access lists, proxies, privilege drop. */
+TEST(operator_keys)
+{
+    struct config c;
+    CHECK(parse(&c, "access.whitelist /etc/wl\naccess.proxy 10.0.0.0/8\naccess.proxy ::1\n"
+                    "tracker.user swarmd\ntracker.rootdir /var/empty\n"));
+    CHECK_STR(c.whitelist, "/etc/wl");
+    CHECK_EQ_INT(c.proxies.n, 2);
+    CHECK_STR(c.user, "swarmd");
+    CHECK_STR(c.rootdir, "/var/empty");
+    CHECK(!c.trust_ip_param);
+    CHECK(!parse(&c, "access.proxy 10.0.0.0/33\n"));
+    CHECK(has(err, "test.conf:1: access.proxy: invalid value '10.0.0.0/33'"));
+    CHECK(!parse(&c, "tracker.user\n"));
+    CHECK(has(err, "tracker.user: invalid value"));
+    CHECK_EQ_INT(ARGS(&c, "-w", "/a", "-u", "nobody", "-d", "/r"), CONFIG_ARGS_RUN);
+    CHECK_STR(c.whitelist, "/a");
+    CHECK_STR(c.user, "nobody");
+    CHECK_STR(c.rootdir, "/r");
+    CHECK_EQ_INT(ARGS(&c, "-b", "/b", "-o", "access.trust_ip_param=on"), CONFIG_ARGS_RUN);
+    CHECK_STR(c.blacklist, "/b");
+    CHECK(c.trust_ip_param);
+    CHECK_EQ_INT(ARGS(&c, "-w", "/a", "-b", "/b"), CONFIG_ARGS_ERROR);
+    CHECK(has(err, "access.whitelist and access.blacklist are both set"));
 }
 
 static void print_help(void *arg)
@@ -727,10 +754,10 @@ TEST(file_and_precedence)
     unlink(path);
 
     /* an error in the file names the file and line, and stops */
-    path = write_tmp("tracker.interval 60\n\naccess.whitelist /etc/wl\n");
+    path = write_tmp("tracker.interval 60\n\ntracker.statefile /x\n");
     CHECK_EQ_INT(ARGS(&c, "-f", path), CONFIG_ARGS_ERROR);
     char want[256];
-    snprintf(want, sizeof want, "%s:3: access.whitelist: not supported by this version of swarmd",
+    snprintf(want, sizeof want, "%s:3: tracker.statefile: not supported by this version of swarmd",
              path);
     CHECK_STR(err, want);
     CHECK_EQ_INT(ARGS(&c, "--check-config", "-f", path), CONFIG_ARGS_ERROR);
@@ -786,6 +813,7 @@ int main(void)
     RUN(too_many_listen);
     RUN(file_syntax);
     RUN(unknown_and_unsupported_keys);
+    RUN(operator_keys);
     RUN(config_set_api);
     RUN(derived_and_cross_checks);
     RUN(flags_order_does_not_matter);
