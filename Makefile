@@ -71,7 +71,7 @@ $(O)/fuzz/replay_%: $(O)/fuzz/fuzz_%.o $(O)/fuzz/replay.o $(O)/libswarmd.a
 unit-bins: $(O)/swarmd $(UNIT_BIN) $(REPLAY_BIN)
 
 run: all
-	./$(O)/swarmd
+	./$(O)/swarmd --tracker.statefile=swarmd.state
 
 deps:
 	@sh tests/deps.sh

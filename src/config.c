@@ -23,7 +23,8 @@
 #define MAX_KEY_LEN 64
 #define MAX_VALUE_LEN 1024
 
-enum key_kind { KEY_UINT, KEY_BOOL, KEY_LISTEN, KEY_URL, KEY_PATH, KEY_NETLIST };
+enum key_kind { KEY_UINT, KEY_BOOL, KEY_LISTEN, KEY_URL, KEY_PATH, KEY_NETLIST,
+                KEY_STATS_PATH };
 
 struct key_def {
     const char *name;
@@ -73,6 +74,10 @@ static const struct key_def keys[] = {
      "longest HTTP request head", NULL},
     {"http.idle_timeout", KEY_UINT, FIELD(http_idle_timeout), 1, 3600, "seconds", "SEC", "30",
      "close an HTTP connection idle this long", NULL},
+    {"tracker.statefile", KEY_PATH, FIELD(statefile), 0, 0, NULL, "FILE", "none",
+     "keep swarms in FILE across restarts", NULL},
+    {"tracker.snapshot_interval", KEY_UINT, FIELD(snapshot_interval), 1, 86400, "seconds",
+     "SEC", "300", "save the state file this often", NULL},
     {"http.max_connections", KEY_UINT, FIELD(http_max_conns), 1, 1000000, "a connection count",
      "N", "10000", "most open HTTP connections, all workers", NULL},
     {"tracker.max_torrents", KEY_UINT, FIELD(max_torrents), 0, 1000000000ULL,
@@ -108,14 +113,19 @@ static const struct key_def keys[] = {
      "after binding, switch to this user (-u)", NULL},
     {"tracker.rootdir", KEY_PATH, FIELD(rootdir), 0, 0, NULL, "DIR", "none",
      "after binding, chroot here; later paths are inside it (-d)", NULL},
+    {"access.stats", KEY_NETLIST, FIELD(stats_nets), 0, 0, NULL, "NET", "loopback",
+     "who may read statistics pages (repeatable; -A)", NULL},
+    {"access.stats_path", KEY_STATS_PATH, FIELD(stats_path), 0, 0, NULL, "PATH", "/stats",
+     "path of the opentracker-style statistics", NULL},
+    {"log.syslog", KEY_BOOL, FIELD(log_syslog), 0, 0, NULL, "on|off", "off",
+     "also send log lines to syslog (daemon facility)", NULL},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
 /* Keys (opentracker's, and ours from the design) whose feature this version lacks. Refusing
  * them loudly beats starting a tracker that silently serves torrents it was told to block. */
 static const char *const unsupported_keys[] = {
-    "access.fifo_add", "access.fifo_delete", "access.stats", "access.stats_path",
-    "tracker.statefile",
+    "access.fifo_add", "access.fifo_delete",
 };
 static const char *const unsupported_prefixes[] = {"livesync.", "batchsync."};
 
@@ -169,6 +179,7 @@ void config_defaults(struct config *c)
     c->scrape_max_hashes = 64;
     c->fullscrape = true;
     c->fullscrape_cache = 10;
+    c->snapshot_interval = 300;
     c->http_head_max = 8192;
     c->http_idle_timeout = 30;
     c->http_max_conns = 10000;
@@ -181,6 +192,7 @@ void config_defaults(struct config *c)
     c->udp_rcvbuf = 4 * 1024 * 1024;
     c->udp_sndbuf = 4 * 1024 * 1024;
     c->log_level = 2;
+    memcpy(c->stats_path, "/stats", sizeof "/stats");
 }
 
 /* Decimal digits only: no sign, no spaces, no hex, no overflow. */
@@ -280,6 +292,25 @@ static void store_uint(struct config *c, const struct key_def *k, uint64_t v)
     }
 }
 
+/* access.stats_path: a plain absolute path, so it can be compared with the request's path
+ * as it arrives (no query, no escapes, nothing a head could be smuggled through). */
+static bool set_stats_path(struct config *c, const char *value, char *msg, size_t cap)
+{
+    char v[64];
+    bool ok = value[0] == '/' && strlen(value) < sizeof c->stats_path;
+    for (const char *p = value; ok && *p; p++)
+        ok = (unsigned char)*p > 0x20 && (unsigned char)*p < 0x7f && *p != '?' && *p != '%'
+             && *p != '#';
+    if (!ok) {
+        snprintf(msg, cap, "invalid value '%s' (expected a path starting with '/', without "
+                 "spaces, '?', '%%' or '#', shorter than %zu bytes)", shown(value, v, sizeof v),
+                 sizeof c->stats_path);
+        return false;
+    }
+    memcpy(c->stats_path, value, strlen(value) + 1);
+    return true;
+}
+
 /* Apply value to key k; on failure a message without the key's name in msg. */
 static bool set_key(struct config *c, const struct key_def *k, const char *value, char *msg,
                     size_t cap)
@@ -353,6 +384,8 @@ static bool set_key(struct config *c, const struct key_def *k, const char *value
         }
         return true;
     }
+    case KEY_STATS_PATH:
+        return set_stats_path(c, value, msg, cap);
     }
     return false;
 }
@@ -445,23 +478,31 @@ bool config_parse_text(struct config *c, const char *text, size_t len, const cha
                        char *err, size_t errlen)
 {
     char msg[512];
-    size_t pos = 0;
-    unsigned line = 0;
+    size_t pos = 0, used = 0;
+    unsigned line = 0, errors = 0;
 
     /* Editors on some systems start UTF-8 files with a byte-order mark. */
     if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
         pos = 3;
+    if (errlen)
+        err[0] = '\0';
     while (pos < len) {
         const char *nl = memchr(text + pos, '\n', len - pos);
         size_t end = nl ? (size_t)(nl - text) : len;
         line++;
+        /* Report every bad line, one per line of err, not just the first: an operator moving
+         * an opentracker config over sees all the keys to change in one go. */
         if (!parse_line(c, text + pos, end - pos, msg, sizeof msg)) {
-            snprintf(err, errlen, "%s:%u: %s", fname, line, msg);
-            return false;
+            errors++;
+            if (used < errlen) {
+                int n = snprintf(err + used, errlen - used, "%s%s:%u: %s", errors > 1 ? "\n" : "",
+                                 fname, line, msg);
+                used += n > 0 ? (size_t)n : 0;
+            }
         }
         pos = nl ? end + 1 : len;
     }
-    return true;
+    return errors == 0;
 }
 
 bool config_load_file(struct config *c, const char *path, char *err, size_t errlen)
@@ -609,7 +650,8 @@ enum flag_id {
     F_CONFIG, F_LISTEN, F_HTTP_PORT, F_UDP_PORT, F_WORKERS, F_REDIRECT, F_INTERVAL,
     F_PEER_TIMEOUT, F_SET, F_QUIET, F_VERBOSE, F_HELP, F_VERSION, F_CHECK, F_UNSUPPORTED,
     F_KEY, /* --KEY[=VALUE] for any config key */
-    F_WHITELIST, F_BLACKLIST, F_USER, F_ROOTDIR
+    F_WHITELIST, F_BLACKLIST, F_USER, F_ROOTDIR,
+    F_STATS_NET
 };
 
 struct flag_def {
@@ -645,7 +687,7 @@ static const struct flag_def flags[] = {
     /* opentracker's flags for features this version does not have. */
     {"-w", F_WHITELIST, true, "FILE", "serve only the info-hashes in FILE (access.whitelist)"},
     {"-b", F_BLACKLIST, true, "FILE", "refuse the info-hashes in FILE (access.blacklist)"},
-    {"-A", F_UNSUPPORTED, true, "access.stats", NULL},
+    {"-A", F_STATS_NET, true, "NET", "allow NET to read statistics (access.stats)"},
     {"-u", F_USER, true, "NAME", "switch to user NAME after binding (tracker.user)"},
     {"-d", F_ROOTDIR, true, "DIR", "chroot to DIR after binding (tracker.rootdir)"},
 };
@@ -793,6 +835,9 @@ static bool apply_arg(struct config *c, const struct arg *a, bool *cmdline_liste
         break;
     case F_PEER_TIMEOUT:
         key = "tracker.peer_timeout";
+        break;
+    case F_STATS_NET:
+        key = "access.stats";
         break;
     case F_KEY:
         key = a->key->name;
@@ -956,7 +1001,7 @@ void config_print_help(void)
                k + 1 < sizeof unsupported_keys / sizeof unsupported_keys[0]
                    ? (k % 5 == 4 ? ",\n  " : ", ")
                    : ",\n");
-    printf("  livesync.*, batchsync.*; flag -A\n");
+    printf("  livesync.*, batchsync.*\n");
     printf("\nSIGINT or SIGTERM stops swarmd. Exit status: 0, 1 on a start-up failure, 2 on a "
            "bad\nconfiguration (1 with --check-config).\n");
 }

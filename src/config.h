@@ -45,6 +45,8 @@ struct config {
     bool fullscrape;                  /* tracker.fullscrape: on */
     unsigned fullscrape_cache;        /* tracker.fullscrape_cache SEC: 10 */
     char redirect_url[512];           /* tracker.redirect_url: "" = none */
+    char statefile[512];              /* tracker.statefile: "" = none */
+    unsigned snapshot_interval;       /* tracker.snapshot_interval SEC: 300 */
 
     size_t http_head_max;             /* http.head_max: 8192 */
     unsigned http_idle_timeout;       /* http.idle_timeout SEC: 30 */
@@ -68,6 +70,11 @@ struct config {
     char user[64];                    /* tracker.user / -u: "" = stay as started */
     char rootdir[512];                /* tracker.rootdir / -d: "" = no chroot */
 
+    /* access.stats / -A: who may read /stats, /metrics, /dashboard; empty = loopback only. */
+    struct netlist stats_nets;
+    char stats_path[128];             /* access.stats_path: "/stats" */
+    bool log_syslog;                  /* log.syslog: off */
+
     int log_level;                    /* -q / -v: 1 warn, 2 info (default), 3 debug */
     char config_file[512];            /* -f */
     bool check_config;                /* --check-config */
@@ -89,8 +96,9 @@ void config_defaults(struct config *c);
 /* Apply one "key value" setting (value may be empty). false + err on unknown key/bad value. */
 bool config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen);
 
-/* Parse a config file's text: "key value" lines, '#' comments, blank lines. Errors are
- * "FILE:LINE: message". */
+/* Parse a config file's text: "key value" lines, '#' comments, blank lines. Every bad line
+ * is reported, one "FILE:LINE: message" per line of err (cut at errlen); the good lines are
+ * still applied, but the result is false if any line was bad. */
 bool config_parse_text(struct config *c, const char *text, size_t len, const char *fname,
                        char *err, size_t errlen);
 

@@ -19,12 +19,14 @@
 #include "fullscrape.h"
 #include "net/conn_limit.h"
 #include "net/sock.h"
+#include "persist/persist.h"
 #include "privdrop.h"
 #include "stats.h"
 #include "store/store.h"
 #include "tracker.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/log_syslog.h"
 #include "util/rng.h"
 #include "worker.h"
 
@@ -244,6 +246,8 @@ struct daemon {
     unsigned nstarted;
     struct housekeeping hk;
     bool hk_started;
+    struct persist *persist; /* periodic snapshots (tracker.statefile) */
+    bool state_ready;        /* the state file was restored: saving it now loses nothing */
     struct access_ctl access;
 };
 
@@ -258,6 +262,11 @@ static void daemon_stop(struct daemon *d)
         pthread_join(d->hk.thread, NULL);
         d->hk_started = false;
     }
+    persist_stop(d->persist);
+    d->persist = NULL;
+    /* Only after the workers stopped, so the final snapshot misses no announce. */
+    if (d->state_ready)
+        persist_save_logged(d->store, d->cfg.statefile);
     access_ctl_destroy(&d->access);
     fullscrape_free(d->fullscrape);
     conn_limit_free(d->tracker.conn_limit);
@@ -340,6 +349,16 @@ static bool daemon_start(struct daemon *d)
         return false;
     }
 
+    if (cfg->statefile[0]) {
+        persist_restore_logged(d->store, cfg->statefile);
+        d->state_ready = true;
+        d->persist = persist_start(d->store, cfg->statefile, cfg->snapshot_interval);
+        if (!d->persist) {
+            log_error("cannot start the snapshot thread");
+            return false;
+        }
+    }
+
     d->hk.store = d->store;
     d->hk.cycle_seconds = cfg->peer_timeout / 8;
     if (d->hk.cycle_seconds > 30)
@@ -373,7 +392,7 @@ static bool daemon_start(struct daemon *d)
 int main(int argc, char **argv)
 {
     static struct daemon d; /* large (listen table): keep it off the stack */
-    char err[768];
+    char err[4096];
     sigset_t sigs;
 
     clock_init();
@@ -381,7 +400,8 @@ int main(int argc, char **argv)
     case CONFIG_ARGS_EXIT_OK:
         return 0;
     case CONFIG_ARGS_ERROR:
-        fprintf(stderr, "swarmd: %s\n", err);
+        for (char *line = strtok(err, "\n"); line; line = strtok(NULL, "\n"))
+            fprintf(stderr, "swarmd: %s\n", line);
         return d.cfg.check_config ? 1 : 2;
     case CONFIG_ARGS_RUN:
         break;
@@ -391,6 +411,7 @@ int main(int argc, char **argv)
         return 0;
     }
     log_set_level((enum log_level)d.cfg.log_level);
+    log_syslog_enable(d.cfg.log_syslog);
 
     /* Before any thread exists, so that every thread inherits the mask and the signals
      * reach only sigwait below. A peer closing early must cost an EPIPE, not the process. */

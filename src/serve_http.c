@@ -12,6 +12,7 @@
 #include "proto/bencode.h"
 #include "proto/http_params.h"
 #include "proto/http_reply.h"
+#include "stats_http.h"
 #include "tracker.h"
 
 static bool path_ends_with(const struct http_request *req, const char *word)
@@ -88,6 +89,7 @@ static enum http_action do_fullscrape(struct tracker_worker *w, const struct htt
     if (!b)
         return HTTP_PENDING; /* being built off the hot path; the server asks again */
     stat_inc(w->stats, STAT_HTTP_FULLSCRAPE);
+    stat_add(w->stats, STAT_HTTP_FULLSCRAPE_BYTES, b->len);
     http_reply_head(&out->buf, 200, NULL, b->len, req->keep_alive,
                     gzip ? "Content-Encoding: gzip\r\n" : NULL);
     out->body = b;
@@ -144,6 +146,8 @@ enum http_action serve_http(void *ctx, const struct http_request *req,
         return do_announce(w, req, client, out);
     if (path_ends_with(req, "scrape"))
         return do_scrape(w, req, out);
+    if (stats_http_match(w, req))
+        return stats_http_serve(w, req, client, out);
 
     const char *redirect = w->t->cfg->redirect_url;
     if (redirect[0] && req->path_len == 1 && req->path[0] == '/') {

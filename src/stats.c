@@ -31,6 +31,10 @@ static const char *const names[STAT_COUNT] = {
     [STAT_HTTP_CONN_IP_REFUSED] = "http_conn_ip_refused",
     [STAT_HTTP_HEADER_TIMEOUT] = "http_header_timeout",
     [STAT_HTTP_PIPELINE_DEFERRED] = "http_pipeline_deferred",
+    [STAT_HTTP_CONN_CLOSED] = "http_conn_closed",
+    [STAT_HTTP_FULLSCRAPE_BYTES] = "http_fullscrape_bytes",
+    [STAT_HTTP_STATS] = "http_stats",
+    [STAT_HTTP_STATS_DENIED] = "http_stats_denied",
 };
 
 uint64_t stats_sum(const struct worker_stats *blocks, unsigned n, enum stat_counter k)

@@ -34,6 +34,11 @@ enum stat_counter {
     STAT_HTTP_CONN_IP_REFUSED, /* over http.max_connections_per_ip */
     STAT_HTTP_HEADER_TIMEOUT,  /* request head not complete within http.header_timeout */
     STAT_HTTP_PIPELINE_DEFERRED, /* http.max_pipeline answered, rest left for next tick */
+    /* issue 5: statistics pages */
+    STAT_HTTP_CONN_CLOSED,       /* open connections = accepted - closed */
+    STAT_HTTP_FULLSCRAPE_BYTES,  /* full-scrape body bytes sent (as sent: gzip or not) */
+    STAT_HTTP_STATS,             /* /stats, /metrics, /stats.json, /dashboard answered */
+    STAT_HTTP_STATS_DENIED,      /* 403: client outside access.stats */
     STAT_COUNT
 };
 

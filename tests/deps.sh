@@ -4,6 +4,8 @@
 # Needs root for apt-get; without root it only says what is missing. Never reads stdin.
 set -u
 PKGS="gcc make zlib1g-dev python3 python3-libtorrent"
+# issue 5: promtool checks /metrics; headless chromium loads the dashboard.
+PKGS="$PKGS prometheus chromium"
 
 missing=""
 for p in $PKGS; do

@@ -31,6 +31,7 @@
 #include "proto/http_reply.h"
 #include "stats.h"
 #include "util/clock.h"
+#include "util/log_limit.h"
 
 #define HTTP_SCRATCH_CAP (128 * 1024)
 #define HTTP_SCRATCH_MIN_FREE (64 * 1024) /* promised to each handler call (http_out) */
@@ -152,6 +153,7 @@ static void conn_close(struct http_server *s, struct http_conn *c)
     blob_unref(c->blob);
     free(c);
     s->nconns--;
+    count(s, STAT_HTTP_CONN_CLOSED);
 }
 
 /* All output is written and the connection is done. When the client may still be sending
@@ -490,6 +492,11 @@ static void on_accept(loop_t *loop, struct loop_watch *w, int events)
              * connection instead of a hanging connect. */
             close(fd);
             count(s, STAT_HTTP_CONN_REFUSED);
+            /* One line a minute over all workers: a flood must not become a log flood. */
+            static struct log_limit cap_log = LOG_LIMIT_INIT;
+            log_limited(&cap_log, (uint32_t)(s->now_ms / 1000), 60, LOG_WARN,
+                        "http: connection cap reached (%u open on this worker), refusing new "
+                        "connections", s->nconns);
             continue;
         }
         struct peer_addr peer;

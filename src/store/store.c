@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "store/select.h"
+#include "store/shard.h"
 #include "store/table.h"
 #include "store/torrent.h"
 
@@ -30,6 +31,10 @@ struct shard {
     _Alignas(64) pthread_mutex_t lock;
     struct table tb;
     struct tally tl;
+    /* Totals when store_shard_lock lent the shard out, so that store_shard_unlock can
+     * publish what the borrower (snapshot import) changed to the caps' running totals. */
+    uint64_t lent_bytes;
+    uint32_t lent_count;
 };
 
 struct store {
@@ -438,3 +443,32 @@ bool store_check(store_t *s, char *err, size_t errlen)
         err[0] = '\0';
     return true;
 }
+
+/* ---- shard access for snapshot.c (shard.h) ---- */
+
+unsigned store_shard_count(const store_t *s) { return s->nshards; }
+
+unsigned store_shard_of(const store_t *s, const uint8_t *info_hash, uint64_t *h)
+{
+    *h = table_hash(s->key, info_hash);
+    return s->shards_log2 ? (unsigned)(*h >> (64 - s->shards_log2)) : 0;
+}
+
+struct table *store_shard_lock(store_t *s, unsigned i, struct tally **tl)
+{
+    pthread_mutex_lock(&s->shards[i].lock);
+    s->shards[i].lent_bytes = s->shards[i].tl.bytes;
+    s->shards[i].lent_count = s->shards[i].tb.count;
+    *tl = &s->shards[i].tl;
+    return &s->shards[i].tb;
+}
+
+void store_shard_unlock(store_t *s, unsigned i)
+{
+    account(s, &s->shards[i], s->shards[i].lent_bytes, s->shards[i].lent_count);
+    pthread_mutex_unlock(&s->shards[i].lock);
+}
+
+const uint8_t *store_hash_key(const store_t *s) { return s->key; }
+uint32_t store_peer_timeout(const store_t *s) { return s->peer_timeout; }
+uint32_t store_torrent_keep(const store_t *s) { return s->torrent_keep; }

@@ -5,6 +5,7 @@
  * messages are cut, keeping the newline. The level is an atomic int: set from the main
  * thread (flags, config reload), read by every worker. errno is preserved across calls. */
 #include "util/log.h"
+#include "util/log_syslog.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -44,6 +45,8 @@ void log_msg(enum log_level level, const char *fmt, ...)
     if (len > plen && line[len - 1] == '\n')
         len--;
     line[len++] = '\n';
+    if (log_syslog_enabled())
+        log_syslog_line((int)level, line + plen, len - plen - 1);
 
     const char *p = line;
     while (len > 0) {

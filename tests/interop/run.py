@@ -436,8 +436,8 @@ def main():
         return seeder_child(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     ap = argparse.ArgumentParser()
     ap.add_argument("--swarmd", required=True)
-    ap.add_argument("--only", choices=["http", "udp"], action="append")
-    ap.add_argument("--deadline", type=int, default=175)
+    ap.add_argument("--only", choices=["http", "udp", "restart"], action="append")
+    ap.add_argument("--deadline", type=int, default=250)
     ap.add_argument("--same-process", action="store_true",
                     help="run seeder and leecher as two sessions of this process (libtorrent "
                     "then shares UDP connection IDs between their source ports)")
@@ -473,6 +473,15 @@ def main():
             run_swarm(runner, lt, swarmd, proto, args.same_process)
         except Exception:  # noqa: BLE001
             runner.fail(proto + ": suite ran to the end", traceback.format_exc())
+        finally:
+            for dm in harness.ALL_DAEMONS:
+                dm.kill()
+    if not args.only or "restart" in args.only:
+        import restart  # restart.py: a swarm across a swarmd restart (state file)
+        try:
+            restart.run(runner, lt, swarmd, sys.modules[__name__])
+        except Exception:  # noqa: BLE001
+            runner.fail("restart: suite ran to the end", traceback.format_exc())
         finally:
             for dm in harness.ALL_DAEMONS:
                 dm.kill()

@@ -396,11 +396,10 @@ TEST(unknown_and_unsupported_keys)
     struct config c;
     CHECK(!parse(&c, "tracker.interval 60\nfoo 1\n"));
     CHECK_STR(err, "test.conf:2: unknown key 'foo'");
-    CHECK(!parse(&c, "\n\n\ntracker.statefile /var/lib/swarmd/state\n"));
-    CHECK_STR(err, "test.conf:4: tracker.statefile: not supported by this version of swarmd");
+    CHECK(!parse(&c, "\n\n\naccess.fifo_add /x\n"));
+    CHECK_STR(err, "test.conf:4: access.fifo_add: not supported by this version of swarmd");
     static const char *const unsup[] = {
-        "access.stats 127.0.0.1", "access.stats_path stats",
-        "tracker.statefile /var/lib/swarmd/state", "livesync.cluster.listen 224.0.23.5:9696",
+        "livesync.cluster.listen 224.0.23.5:9696",
         "access.fifo_add /tmp/x", "batchsync.cluster.admin_ip 10.1.1.1"};
     for (size_t i = 0; i < sizeof unsup / sizeof unsup[0]; i++) {
         CHECK(!parse(&c, unsup[i]));
@@ -600,14 +599,10 @@ TEST(flag_errors)
     CHECK(has(err, "-o: tracker.numwant: invalid value 'x'"));
     CHECK_EQ_INT(ARGS(&c, "--tracker.numwant=x"), CONFIG_ARGS_ERROR);
     CHECK(has(err, "--tracker.numwant: invalid value 'x'"));
-    /* opentracker flags for features not built yet */
-    static const char *const unsup[] = {"-A"};
-    for (size_t i = 0; i < 1; i++) {
-        CHECK_EQ_INT(ARGS(&c, unsup[i], "x"), CONFIG_ARGS_ERROR);
-        CHECK(has(err, unsup[i]));
-        CHECK(has(err, "not supported by this version of swarmd"));
-    }
-    CHECK_EQ_INT(ARGS(&c, "--tracker.statefile=/x"), CONFIG_ARGS_ERROR);
+    /* every opentracker flag is supported now: -A is access.stats */
+    CHECK_EQ_INT(ARGS(&c, "-A", "x"), CONFIG_ARGS_ERROR);
+    CHECK(has(err, "-A: invalid value 'x'"));
+    CHECK_EQ_INT(ARGS(&c, "--access.fifo_add=/x"), CONFIG_ARGS_ERROR);
     CHECK(has(err, "not supported by this version of swarmd"));
     /* the first error wins; a later --check-config is still noticed first */
     CHECK_EQ_INT(ARGS(&c, "-t", "x", "--check-config"), CONFIG_ARGS_ERROR);
@@ -754,10 +749,10 @@ TEST(file_and_precedence)
     unlink(path);
 
     /* an error in the file names the file and line, and stops */
-    path = write_tmp("tracker.interval 60\n\ntracker.statefile /x\n");
+    path = write_tmp("tracker.interval 60\n\naccess.fifo_add /x\n");
     CHECK_EQ_INT(ARGS(&c, "-f", path), CONFIG_ARGS_ERROR);
     char want[256];
-    snprintf(want, sizeof want, "%s:3: tracker.statefile: not supported by this version of swarmd",
+    snprintf(want, sizeof want, "%s:3: access.fifo_add: not supported by this version of swarmd",
              path);
     CHECK_STR(err, want);
     CHECK_EQ_INT(ARGS(&c, "--check-config", "-f", path), CONFIG_ARGS_ERROR);
@@ -801,9 +796,23 @@ TEST(stats_helpers)
     }
 }
 
+/* An opentracker config with several keys swarmd lacks: each one is named, one per line. */
+TEST(every_bad_line_reported)
+{
+    struct config c;
+    CHECK(!parse(&c, "livesync.cluster.listen 224.0.23.5:9696\ntracker.interval 60\n"
+                     "batchsync.cluster.admin_ip 10.1.1.1\nfoo 1\n"));
+    CHECK_STR(err, "test.conf:1: livesync.cluster.listen: not supported by this version of swarmd\n"
+                   "test.conf:3: batchsync.cluster.admin_ip: not supported by this version of "
+                   "swarmd\n"
+                   "test.conf:4: unknown key 'foo'");
+    CHECK_EQ_INT(c.interval, 60); /* good lines still apply */
+}
+
 int main(void)
 {
     RUN(defaults);
+    RUN(every_bad_line_reported);
     RUN(default_binds);
     RUN(numeric_keys);
     RUN(bool_key);

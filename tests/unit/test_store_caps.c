@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "store/snapshot.h"
 #include "store/store.h"
 
 static uint64_t rng_state = 99;
@@ -205,11 +206,32 @@ TEST(min_age_throttles_regular_announces)
     store_free(s);
 }
 
+/* A state-file import goes round store_announce; the running totals must follow it. */
+TEST(import_keeps_totals)
+{
+    store_t *s = mk(0, 0, 0);
+    uint8_t rec[2 * SNAP_PEER4_SIZE] = {10, 0, 0, 1, 0x1a, 0xe1, 5, 0,
+                                        10, 0, 0, 2, 0x1a, 0xe1, 5, 0x80};
+    struct snap_torrent st = {.completed = 3, .idle = 5, .n4 = 2, .peers4 = rec};
+    hash_of(st.info_hash, 42);
+    uint64_t before = store_memory(s), peers = 0;
+    CHECK(store_import_torrent(s, &st, 1000, 0, &peers));
+    CHECK_EQ_INT(peers, 2);
+    CHECK_EQ_INT(store_torrents(s), 1);
+    CHECK(store_memory(s) > before);
+    CHECK(consistent(s));
+    struct store_stats stats;
+    store_get_stats(s, &stats);
+    CHECK_EQ_INT(stats.bytes, store_memory(s));
+    store_free(s);
+}
+
 int main(void)
 {
     RUN(max_torrents);
     RUN(max_peers);
     RUN(memory_budget);
     RUN(min_age_throttles_regular_announces);
+    RUN(import_keeps_totals);
     return CHECK_DONE();
 }

@@ -1,0 +1,47 @@
+/* persist.h - the state file on disk: save, restore, and the periodic snapshot thread.
+ *
+ * Save copies the store shard by shard (each shard locked only while copied), encodes it
+ * (statefile.h) and replaces FILE crash-safely: FILE.tmp is written and fsynced, renamed over
+ * FILE, and the folder fsynced, so a crash at any moment leaves the old or the new complete
+ * file. Restore reads FILE into the store before serving; a file that is refused for any
+ * reason is logged, renamed to FILE.corrupt-UNIXTIME and the store stays empty. A missing
+ * FILE is a normal first start. Saves are serialised by a lock; thread-safe otherwise. */
+#ifndef SWARMD_PERSIST_H
+#define SWARMD_PERSIST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+struct persist_result {
+    uint64_t torrents, peers; /* saved, or restored into the store */
+    uint64_t bytes;           /* file size */
+    double seconds;           /* time taken */
+};
+
+/* Snapshot the store into path. false with a reason in err (the old file is untouched). */
+bool persist_save(store_t *s, const char *path, struct persist_result *r, char *err,
+                  size_t errlen);
+
+enum persist_load {
+    PERSIST_LOADED,  /* restored (r filled) */
+    PERSIST_MISSING, /* no file: nothing to restore */
+    PERSIST_REFUSED, /* refused and moved aside (err says why, and where it went) */
+    PERSIST_FAILED,  /* could not be read, or memory ran out while restoring (err) */
+};
+enum persist_load persist_restore(store_t *s, const char *path, struct persist_result *r,
+                                  char *err, size_t errlen);
+
+/* The snapshot thread: saves every interval_s seconds until persist_stop. */
+struct persist *persist_start(store_t *s, const char *path, unsigned interval_s);
+/* Stop and join the thread (no save of its own; NULL is fine). */
+void persist_stop(struct persist *p);
+
+/* persist_restore / persist_save with the outcome logged (for main.c). The restore never
+ * fails start-up: whatever happens, the store is consistent and the tracker can serve. */
+void persist_restore_logged(store_t *s, const char *path);
+bool persist_save_logged(store_t *s, const char *path);
+
+#endif
