@@ -6,13 +6,31 @@ set -u
 PKGS="gcc make zlib1g-dev python3 python3-libtorrent"
 # issue 5: promtool checks /metrics; headless chromium loads the dashboard.
 PKGS="$PKGS prometheus chromium"
+# Interop clients (tests/interop/): Transmission, aria2, node + npm for WebTorrent's client.
+PKGS="$PKGS transmission-cli aria2"
+PKGS="$PKGS qbittorrent-nox"
+command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
+command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
+
+# The pinned npm package of tests/interop/webtorrent (no install scripts: see webtorrent.py).
+npm_deps() {
+    d=tests/interop/webtorrent
+    [ -f "$d/node_modules/bittorrent-tracker/package.json" ] && return 0
+    command -v npm >/dev/null 2>&1 || return 0
+    echo "tests/deps.sh: npm ci in $d"
+    (cd "$d" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error </dev/null)
+}
+cd "$(dirname "$0")/.." || exit 1
 
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
         missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
+if [ -z "$missing" ]; then
+    npm_deps
+    exit
+fi
 
 if ! command -v apt-get >/dev/null 2>&1; then
     echo "tests/deps.sh: please install:$missing (no apt-get here)" >&2
@@ -25,4 +43,5 @@ fi
 echo "tests/deps.sh: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q </dev/null &&
-    apt-get install -y -q --no-install-recommends $missing </dev/null
+    apt-get install -y -q --no-install-recommends $missing </dev/null &&
+    npm_deps

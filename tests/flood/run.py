@@ -37,8 +37,9 @@ from harness import (V4, Daemon, Runner, TestFailure, UdpClient, check, free_por
 
 
 def load_interop():
+    """The interop suites' shared libtorrent helpers (tests/interop/common.py)."""
     spec = importlib.util.spec_from_file_location(
-        "interop_run", os.path.join(HERE, "..", "interop", "run.py"))
+        "interop_common", os.path.join(HERE, "..", "interop", "common.py"))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -178,17 +179,14 @@ def main():
     url = "udp://127.0.0.1:%d/announce" % d.udp_port
 
     def swarm_under_flood():
-        ti, digest, data = it.make_torrent(lt, seed_dir, url)
-        ih = it.v1_hash_bytes(ti)
         tpath = os.path.join(tmp, "payload.torrent")
-        with open(tpath, "wb") as f:
-            f.write(data)
+        ti, digest = it.make_torrent(lt, seed_dir, url, tpath)
+        ih = it.v1_hash_bytes(ti)
         ports = set()
         while len(ports) < 2:
             ports.add(free_port(socket.SOCK_STREAM, [V4]))
         sp, lp = sorted(ports)
-        seeder = st["seeder"] = it.SeederProcess(tpath, seed_dir, sp, log)
-        # SeederProcess runs this file's --seeder-child (interop's seeder_child).
+        seeder = st["seeder"] = it.SeederProcess(tpath, seed_dir, V4, sp, log)
         end = time.time() + 25
         while time.time() < end and not seeder.ready.is_set():
             time.sleep(0.1)
@@ -203,7 +201,7 @@ def main():
         while time.time() - t0 < 8:
             st["rss"].append((time.time() - t0, proc_status(d.proc.pid).get("VmRSS", 0)))
             time.sleep(0.5)
-        leech = st["leech"] = it.make_session(lt, lp)
+        leech = st["leech"] = it.make_session(lt, V4, lp)
         atp = lt.add_torrent_params()
         atp.ti = ti
         atp.save_path = leech_dir
@@ -211,7 +209,7 @@ def main():
         events = {}
         tl = time.time()
         while True:
-            it.drain_alerts(lt, leech, "leech", log, events)
+            it.drain_alerts(leech, "leech", log, events)
             s = lh.status()
             if s.is_seeding or s.is_finished:
                 st["download"] = time.time() - tl

@@ -1,0 +1,105 @@
+#!/usr/bin/python3
+"""Interop: WebTorrent's tracker client (npm bittorrent-tracker), driven by webtorrent/driver.mjs.
+
+    /usr/bin/python3 tests/interop/webtorrent.py --swarmd build/check/swarmd [--only ...]
+
+Checks http, udp and http6 (tracker on ::1). Two clients of one random info hash announce to
+swarmd: they must be given each other (and not themselves), and Client.scrape must report exact
+counts after each step (see driver.mjs). The package is pinned by webtorrent/package-lock.json
+and installed with `npm ci --ignore-scripts` when node_modules/ is missing: its WebRTC
+dependency's install script would download a native build, and HTTP/UDP trackers need no
+WebRTC, so register.mjs stubs that import. (UDP over ::1 is not checked: the client hands the
+bracketed host "[::1]" to getaddrinfo, which fails with ENOTFOUND.)
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import common
+from common import V4, V6, Procs
+from harness import HAVE_V6, Daemon, Skip, TestFailure
+
+DIR = os.path.join(common.HERE, "webtorrent")
+_install = {}
+
+
+def ensure_installed():
+    """npm ci once per process; returns None or an error text."""
+    if "result" in _install:
+        return _install["result"]
+    res = None
+    if not shutil.which("node") or not shutil.which("npm"):
+        res = "node and npm are needed (tests/deps.sh installs them)"
+    elif not os.path.isfile(os.path.join(DIR, "node_modules", "bittorrent-tracker",
+                                         "package.json")):
+        try:
+            r = subprocess.run(["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund",
+                                "--loglevel=error"], cwd=DIR, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=240)
+            if r.returncode != 0:
+                res = "npm ci failed (%d):\n%s" % (r.returncode,
+                                                   r.stdout.decode("utf-8", "replace"))
+        except subprocess.TimeoutExpired:
+            res = "npm ci did not finish within 240 s"
+    _install["result"] = res
+    return res
+
+
+def run(runner, swarmd, proto, host):
+    name = proto + ("6" if host == V6 else "")
+    pre = "webtorrent bittorrent-tracker %s: " % name
+    if host == V6 and not HAVE_V6:
+        def no_v6():
+            raise Skip("::1 not available on this machine")
+        runner.run(pre + "two clients over ::1", no_v6)
+        return
+    err = ensure_installed()
+    if err:
+        runner.fail(pre + "npm package installed", err)
+        return
+    d = Daemon(swarmd).start()
+    url = common.tracker_url(d, proto, host)
+    procs = Procs()
+    out = {}
+    runner.context = lambda: d.context() + "\n  driver stderr:\n" + out.get("err", "")
+
+    def drive():
+        pa, pb = common.free_tcp_ports(2, host)
+        p = procs.start(["node", "--import", "./register.mjs", "driver.mjs", url, str(pa),
+                         str(pb)], cwd=DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            so, se = p.communicate(timeout=75)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            so, se = p.communicate()
+            out["err"] = se.decode("utf-8", "replace")
+            raise TestFailure("driver.mjs still running after 75 s; output:\n" +
+                              so.decode("utf-8", "replace"))
+        out["err"] = se.decode("utf-8", "replace")
+        steps = []
+        for line in so.decode("utf-8", "replace").splitlines():
+            try:
+                steps.append(json.loads(line))
+            except ValueError:
+                steps.append({"step": "unparsed output: " + line, "ok": False})
+        bad = [s for s in steps if not s.get("ok")]
+        if bad or p.returncode != 0 or not steps:
+            raise TestFailure("driver exited %r; failed steps:\n    %s\n  all steps:\n    %s" % (
+                p.returncode, "\n    ".join(json.dumps(s) for s in bad),
+                "\n    ".join(json.dumps(s) for s in steps)))
+        sys.stderr.write("interop: %s%d driver steps passed\n" % (pre, len(steps)))
+    runner.run(pre + "two clients find each other; scrape counts exact at every step (%s)"
+               % url, drive, timeout=90)
+    procs.stop_all()
+    runner.context = None
+    d.stop_and_check(runner, pre + "swarmd exits 0 on SIGTERM")
+
+
+CHECKS = [("http", lambda r, s: run(r, s, "http", V4)), ("udp", lambda r, s: run(r, s, "udp", V4)),
+          ("http6", lambda r, s: run(r, s, "http", V6))]
+
+if __name__ == "__main__":
+    sys.exit(common.main_for("webtorrent", CHECKS, 400))
