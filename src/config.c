@@ -80,6 +80,27 @@ static const struct key_def keys[] = {
      "SEC", "300", "save the state file this often", NULL},
     {"http.max_connections", KEY_UINT, FIELD(http_max_conns), 1, 1000000, "a connection count",
      "N", "10000", "most open HTTP connections, all workers", NULL},
+    {"tracker.max_torrents", KEY_UINT, FIELD(max_torrents), 0, 1000000000ULL,
+     "a torrent count", "N", "5000000", "most torrents (0: no cap)",
+     NULL},
+    {"tracker.max_peers_per_torrent", KEY_UINT, FIELD(max_peers_per_torrent), 0, 100000000,
+     "a peer count", "N", "200000", "most peers in one torrent (0: no cap)",
+     NULL},
+    {"tracker.max_memory", KEY_UINT, FIELD(max_memory_mib), 0, 16777216, "MiB", "MIB", "2048",
+     "swarm table memory budget (0: no cap)", NULL},
+    {"tracker.enforce_min_interval", KEY_BOOL, FIELD(enforce_min_interval), 0, 0, NULL,
+     "on|off", "off", "re-announce within min_interval/2: no peers", NULL},
+    {"http.max_connections_per_ip", KEY_UINT, FIELD(http_max_conns_per_ip), 0, 1000000,
+     "a connection count", "N", "256", "most HTTP connections per address (0: no cap)",
+     NULL},
+    {"http.header_timeout", KEY_UINT, FIELD(http_header_timeout), 0, 3600, "seconds", "SEC",
+     "10", "longest time to send one request head (0: no limit)", NULL},
+    {"http.max_pipeline", KEY_UINT, FIELD(http_max_pipeline), 1, 100000, "a request count", "N",
+     "32", "pipelined requests answered per turn", NULL},
+    {"udp.rcvbuf", KEY_UINT, FIELD(udp_rcvbuf), 0, 1073741824, "bytes", "BYTES", "4194304",
+     "UDP socket receive buffer (0: OS default)", NULL},
+    {"udp.sndbuf", KEY_UINT, FIELD(udp_sndbuf), 0, 1073741824, "bytes", "BYTES", "4194304",
+     "UDP socket send buffer (0: OS default)", NULL},
     {"websocket.enable", KEY_BOOL, FIELD(ws_enable), 0, 0, NULL, "on|off", "on",
      "serve WebTorrent's WebSocket tracker on the HTTP port", NULL},
     {"websocket.max_connections", KEY_UINT, FIELD(ws_max_conns), 1, 1000000,
@@ -170,6 +191,14 @@ void config_defaults(struct config *c)
     c->http_head_max = 8192;
     c->http_idle_timeout = 30;
     c->http_max_conns = 10000;
+    c->max_torrents = 5000000;
+    c->max_peers_per_torrent = 200000;
+    c->max_memory_mib = 2048;
+    c->http_max_conns_per_ip = 256;
+    c->http_header_timeout = 10;
+    c->http_max_pipeline = 32;
+    c->udp_rcvbuf = 4 * 1024 * 1024;
+    c->udp_sndbuf = 4 * 1024 * 1024;
     c->ws_enable = true;
     c->ws_max_conns = 10000;
     c->ws_max_torrents = 128;

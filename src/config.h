@@ -52,6 +52,16 @@ struct config {
     unsigned http_idle_timeout;       /* http.idle_timeout SEC: 30 */
     unsigned http_max_conns;          /* http.max_connections (total): 10000 */
 
+    /* Resource caps (issue 4). 0 = no cap where the range allows it. */
+    uint64_t max_torrents;            /* tracker.max_torrents: 5000000 */
+    unsigned max_peers_per_torrent;   /* tracker.max_peers_per_torrent: 200000 */
+    unsigned max_memory_mib;          /* tracker.max_memory MiB (store budget): 2048 */
+    bool enforce_min_interval;        /* tracker.enforce_min_interval: off */
+    unsigned http_max_conns_per_ip;   /* http.max_connections_per_ip: 256 */
+    unsigned http_header_timeout;     /* http.header_timeout SEC: 10 */
+    unsigned http_max_pipeline;       /* http.max_pipeline (per loop turn): 32 */
+    unsigned udp_rcvbuf, udp_sndbuf;  /* udp.rcvbuf / udp.sndbuf bytes: 4 MiB, 4 MiB */
+
     /* WebSocket tracker (issue 10): WebTorrent peers on the HTTP port. */
     bool ws_enable;                   /* websocket.enable: on */
     unsigned ws_max_conns;            /* websocket.max_connections: 10000 */

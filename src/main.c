@@ -17,6 +17,7 @@
 #include "accesslist.h"
 #include "config.h"
 #include "fullscrape.h"
+#include "net/conn_limit.h"
 #include "net/sock.h"
 #include "persist/persist.h"
 #include "privdrop.h"
@@ -167,6 +168,9 @@ static bool sockets_open(struct sockets *s, const struct config *cfg, unsigned n
         s->binds[b].addr.port = a.port;
         addr_format(&a, true, text);
         log_info("listening on %s %s", proto_name(cb->proto), text);
+        unsigned rb, sb;
+        if (cb->proto == LISTEN_UDP && sock_udp_buffers(fd, &rb, &sb))
+            log_info("udp %s: receive buffer %u bytes, send buffer %u bytes", text, rb, sb);
 
         for (unsigned w = 1; w < nworkers; w++) {
             fds[w] = reuse ? bind_one(cb, &a, true, err, sizeof err) : -1;
@@ -270,6 +274,8 @@ static void daemon_stop(struct daemon *d)
         persist_save_logged(d->store, d->cfg.statefile);
     access_ctl_destroy(&d->access);
     fullscrape_free(d->fullscrape);
+    conn_limit_free(d->tracker.conn_limit);
+    d->tracker.conn_limit = NULL;
     store_free(d->store);
     free(d->stats);
     free(d->workers);
@@ -287,6 +293,7 @@ static bool daemon_start(struct daemon *d)
     d->nworkers = cfg->workers ? cfg->workers : usable_cpus();
     if (d->nworkers > CONFIG_MAX_WORKERS)
         d->nworkers = CONFIG_MAX_WORKERS;
+    sock_set_udp_buffers(cfg->udp_rcvbuf, cfg->udp_sndbuf);
     if (!sockets_open(&d->socks, cfg, d->nworkers))
         return false;
     /* Bound (perhaps to a port < 1024) and no thread yet: give up root now, so that every
@@ -318,6 +325,9 @@ static bool daemon_start(struct daemon *d)
     memset(&sc, 0, sizeof sc);
     sc.peer_timeout = cfg->peer_timeout;
     sc.torrent_keep = TORRENT_KEEP_SECONDS;
+    sc.max_torrents = cfg->max_torrents;
+    sc.max_peers = cfg->max_peers_per_torrent;
+    sc.max_bytes = (uint64_t)cfg->max_memory_mib << 20;
     if (!rng_os_bytes(sc.hash_key, sizeof sc.hash_key)) {
         log_error("cannot read random bytes from the operating system");
         return false;
@@ -351,6 +361,12 @@ static bool daemon_start(struct daemon *d)
             return false;
         }
         d->tracker.ws = d->ws;
+    }
+
+    if (cfg->http_max_conns_per_ip && !(d->tracker.conn_limit =
+                                            conn_limit_new(cfg->http_max_conns_per_ip))) {
+        log_error("out of memory");
+        return false;
     }
 
     if (cfg->statefile[0]) {

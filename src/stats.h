@@ -26,6 +26,14 @@ enum stat_counter {
     STAT_UDP_BAD_CONNID,
     STAT_UDP_ERROR_SENT,
     STAT_COMPLETED,
+    /* Resource caps and hostile traffic (issue 4). */
+    STAT_REFUSED_TORRENTS,   /* new torrent past tracker.max_torrents */
+    STAT_REFUSED_PEERS,      /* new peer past tracker.max_peers_per_torrent */
+    STAT_REFUSED_MEMORY,     /* new torrent or peer past tracker.max_memory */
+    STAT_ANNOUNCE_THROTTLED, /* re-announce too soon (tracker.enforce_min_interval) */
+    STAT_HTTP_CONN_IP_REFUSED, /* over http.max_connections_per_ip */
+    STAT_HTTP_HEADER_TIMEOUT,  /* request head not complete within http.header_timeout */
+    STAT_HTTP_PIPELINE_DEFERRED, /* http.max_pipeline answered, rest left for next tick */
     /* issue 5: statistics pages */
     STAT_HTTP_CONN_CLOSED,       /* open connections = accepted - closed */
     STAT_HTTP_FULLSCRAPE_BYTES,  /* full-scrape body bytes sent (as sent: gzip or not) */

@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include "caps.h"
 #include "proto/udp.h"
 #include "util/clock.h"
 #include "util/rng.h"
@@ -114,10 +115,19 @@ const char *tracker_announce(struct tracker_worker *w, const struct announce_req
         in.both_families = true;
     }
     in.numwant = numwant;
+    /* Announce-rate enforcement: well inside min interval is "far more often". */
+    if (cfg->enforce_min_interval)
+        in.min_age = cfg->min_interval / 2 ? cfg->min_interval / 2 : 1;
 
     struct store_announce_out res;
     if (!store_announce(w->t->store, &in, &res))
         return "tracker out of memory";
+    if (res.refused) {
+        caps_note_refusal(w, res.refused);
+        return caps_reason(res.refused);
+    }
+    if (res.throttled)
+        stat_inc(w->stats, STAT_ANNOUNCE_THROTTLED); /* counts only: res has no peers */
     if (req->event == EVENT_COMPLETED)
         stat_inc(w->stats, STAT_COMPLETED);
     ws_tracker_add_counts(w->t->ws, req->info_hash, &res.counts); /* browser peers count too */

@@ -18,6 +18,8 @@
 #include "stats.h"
 #include "store/store.h"
 
+struct conn_limit;
+
 struct tracker {
     const struct config *cfg;
     store_t *store;
@@ -26,6 +28,7 @@ struct tracker {
     struct worker_stats *stats; /* one block per worker */
     unsigned nworkers;
     uint32_t started;           /* clock_now() at start */
+    struct conn_limit *conn_limit; /* HTTP connections per source address (NULL: no cap) */
     struct access_ctl *access;  /* NULL: every torrent allowed (set by main after init) */
     /* WebSocket tracker (NULL: none; set by main after init). It counts into stats block
      * nworkers, so t->stats has tracker_stat_blocks(t) blocks. */

@@ -104,6 +104,9 @@ struct worker *worker_start(struct tracker *t, unsigned id, const struct worker_
                                ? t->cfg->http_idle_timeout * 1000u
                                : UINT_MAX,
         .max_conns = t->cfg->http_max_conns / nworkers,
+        .header_timeout_ms = t->cfg->http_header_timeout * 1000u,
+        .max_pipeline = t->cfg->http_max_pipeline,
+        .per_addr = t->conn_limit,
         .stats = w->tw->stats,
         .upgrade = t->ws ? ws_tracker_adopt : NULL,
         .upgrade_ctx = t->ws,

@@ -5,7 +5,7 @@
 # ends with "N passed, N failed". A suite that exits non-zero without reporting a failure
 # (a crash, a sanitizer abort) counts as one failure. Unit and end-to-end suites run on the
 # optimised (-Werror) build and again on the ASan+UBSan build; fuzz corpora are replayed on the
-# ASan build; interop runs on the optimised build only.
+# ASan build; interop and flood run on the optimised build only.
 set -u
 cd "$(dirname "$0")/.."
 PY=/usr/bin/python3
@@ -49,6 +49,7 @@ for r in build/asan/fuzz/replay_*; do
     [ -x "$r" ] && suite "fuzz replay ${r##*/}" replay "$r"
 done
 suite "interop (check)" $PY tests/interop/run.py --swarmd build/check/swarmd
+suite "flood (check)" $PY tests/flood/run.py --swarmd build/check/swarmd
 
 passed=$(grep -c '^ok - ' "$tally")
 failed=$(grep -c '^not ok - ' "$tally")

@@ -7,11 +7,15 @@
  * Only bytes the socket does not take are copied into a per-connection pending buffer; while
  * any are pending the connection reads nothing (back-pressure) and waits for LOOP_WRITE.
  *
- * Connections sit on one of three lists, each in time order so a timer looks only at the
- * head: active (idle timeout, touched on each request and each write progress), pending
- * (handler said HTTP_PENDING; retried every tick) and linger (closing politely after an
- * error, see conn_finish). One timer per server, every HTTP_TICK_MS, does all three. */
+ * Connections sit on one of four lists, each in time order so a timer looks only at the
+ * head: active (idle timeout, touched on each request and each write progress), partial
+ * (part of a request head has arrived: header timeout counted from when it began, so a
+ * client trickling bytes cannot hold a connection for ever), pending (handler said
+ * HTTP_PENDING; retried every tick) and linger (closing politely after an error, see
+ * conn_finish). One timer per server, every HTTP_TICK_MS, does all four. */
 #include "net/http_server.h"
+
+#include "net/conn_limit.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -51,6 +55,7 @@ struct http_conn {
     struct conn_list *list;
     uint64_t stamp_ms; /* last progress: list order and timeouts */
     struct peer_addr peer;
+    uint32_t addr_ticket; /* conn_limit ticket, released at close */
     bool closing;         /* close once the pending output is written */
     bool linger;          /* ... and close politely: unread input may remain */
     bool lingering;       /* write side shut, discarding input until EOF or timeout */
@@ -74,7 +79,7 @@ struct http_server {
     unsigned linger_ms;
     unsigned nconns;
     bool accept_paused; /* out of fds: retry on the next tick instead of spinning */
-    struct conn_list active, pending, linger;
+    struct conn_list active, partial, pending, linger;
     size_t scratch_len;
     uint8_t *scratch; /* HTTP_SCRATCH_CAP bytes, used by one connection at a time */
 };
@@ -142,6 +147,8 @@ static void conn_close(struct http_server *s, struct http_conn *c)
     list_remove(c);
     loop_del(s->loop, &c->watch);
     close(c->watch.fd);
+    if (s->cfg.per_addr)
+        conn_limit_release(s->cfg.per_addr, c->addr_ticket);
     free(c->out);
     blob_unref(c->blob);
     free(c);
@@ -261,7 +268,12 @@ static void conn_upgrade(struct http_server *s, struct http_conn *c, size_t off)
     }
     list_remove(c);
     loop_del(s->loop, &c->watch);
+    /* As HTTP it is closed: its per-address slot and the open-connection count are freed
+     * (the new owner applies its own caps). */
+    if (s->cfg.per_addr)
+        conn_limit_release(s->cfg.per_addr, c->addr_ticket);
     s->nconns--;
+    count(s, STAT_HTTP_CONN_CLOSED);
     s->cfg.upgrade(s->cfg.upgrade_ctx, fd, &c->peer, s->scratch, out_len,
                    (const uint8_t *)c->in + off, c->in_len - off);
     free(c);
@@ -273,9 +285,10 @@ static void conn_process(struct http_server *s, struct http_conn *c)
 {
     size_t off = 0;
     int st = 0;
+    unsigned nreq = 0;
     s->scratch_len = 0;
     c->handler_pending = false;
-    while (!c->closing && off < c->in_len) {
+    while (!c->closing && !c->handler_pending && off < c->in_len) {
         if (HTTP_SCRATCH_CAP - s->scratch_len < HTTP_SCRATCH_MIN_FREE) {
             st = flush_scratch(s, c);
             if (st)
@@ -318,6 +331,15 @@ static void conn_process(struct http_server *s, struct http_conn *c)
             c->closing = true;
             c->linger = req.has_body || off < c->in_len;
         }
+        if (s->cfg.max_pipeline && ++nreq >= s->cfg.max_pipeline && off < c->in_len &&
+            !c->closing) {
+            /* One read may not buy unbounded work while other connections wait: answer
+             * this many, then continue with the rest on the next tick (pending list). */
+            c->handler_pending = true;
+            count(s, STAT_HTTP_PIPELINE_DEFERRED);
+            if (!out.body)
+                break;
+        }
         if (out.body) {
             size_t len = s->scratch_len;
             s->scratch_len = 0;
@@ -350,7 +372,14 @@ static void conn_process(struct http_server *s, struct http_conn *c)
             conn_close(s, c);
         return;
     }
-    conn_move(s, c, &s->active);
+    if (c->in_len && (c->list != &s->partial || off)) {
+        /* A request head has begun: its clock starts now, and only completing it stops it. */
+        list_remove(c);
+        c->stamp_ms = s->now_ms;
+        list_append(&s->partial, c);
+    } else if (!c->in_len) {
+        conn_move(s, c, &s->active);
+    }
     if (set_interest(s, c, LOOP_READ) < 0)
         conn_close(s, c);
 }
@@ -499,9 +528,20 @@ static void on_accept(loop_t *loop, struct loop_watch *w, int events)
                         "connections", s->nconns);
             continue;
         }
+        struct peer_addr peer;
+        if (!addr_from_sockaddr(&peer, (struct sockaddr *)&ss, sl))
+            memset(&peer, 0, sizeof(peer));
+        uint32_t ticket = 0;
+        if (s->cfg.per_addr && !(ticket = conn_limit_acquire(s->cfg.per_addr, &peer))) {
+            close(fd);
+            count(s, STAT_HTTP_CONN_IP_REFUSED);
+            continue;
+        }
         struct http_conn *c = malloc(sizeof(*c) + s->cfg.head_max);
         if (!c) {
             close(fd);
+            if (s->cfg.per_addr)
+                conn_limit_release(s->cfg.per_addr, ticket);
             continue;
         }
         memset(c, 0, sizeof(*c));
@@ -509,10 +549,12 @@ static void on_accept(loop_t *loop, struct loop_watch *w, int events)
         c->watch.fd = fd;
         c->watch.fn = conn_event;
         c->watch.data = c;
-        if (!addr_from_sockaddr(&c->peer, (struct sockaddr *)&ss, sl))
-            memset(&c->peer, 0, sizeof(c->peer));
+        c->peer = peer;
+        c->addr_ticket = ticket;
         if (loop_add(loop, &c->watch, LOOP_READ) < 0) {
             close(fd);
+            if (s->cfg.per_addr)
+                conn_limit_release(s->cfg.per_addr, ticket);
             free(c);
             continue;
         }
@@ -548,6 +590,17 @@ static void on_timer(loop_t *loop, void *ctx)
         while (s->active.head && s->now_ms - s->active.head->stamp_ms >= s->cfg.idle_timeout_ms) {
             conn_close(s, s->active.head);
             count(s, STAT_HTTP_CONN_TIMEOUT);
+        }
+    }
+    /* A head in progress gets the shorter of the two timeouts. */
+    unsigned head_ms = s->cfg.idle_timeout_ms;
+    bool by_head = s->cfg.header_timeout_ms && (!head_ms || s->cfg.header_timeout_ms < head_ms);
+    if (by_head)
+        head_ms = s->cfg.header_timeout_ms;
+    if (head_ms) {
+        while (s->partial.head && s->now_ms - s->partial.head->stamp_ms >= head_ms) {
+            conn_close(s, s->partial.head);
+            count(s, by_head ? STAT_HTTP_HEADER_TIMEOUT : STAT_HTTP_CONN_TIMEOUT);
         }
     }
     while (s->linger.head && s->now_ms - s->linger.head->stamp_ms >= s->linger_ms)
@@ -596,7 +649,7 @@ void http_server_free(struct http_server *s)
 {
     if (!s)
         return;
-    struct conn_list *lists[] = {&s->active, &s->pending, &s->linger};
+    struct conn_list *lists[] = {&s->active, &s->partial, &s->pending, &s->linger};
     for (unsigned i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
         while (lists[i]->head)
             conn_close(s, lists[i]->head);

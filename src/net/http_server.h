@@ -2,8 +2,10 @@
  *
  * Owns the connections of one listening socket on one loop (thread): keep-alive, pipelining
  * (requests are answered in order), "Connection: close", the head-size limit (431 and close),
- * malformed heads (400 and close), an idle timeout and a cap on open connections (over the cap
- * a new connection is closed at once). Replies are built by the handler into a per-server
+ * malformed heads (400 and close), an idle timeout, a separate timeout for a request head
+ * that trickles in (slowloris), a bound on pipelined requests per read, and caps on open
+ * connections, in total and per source address (over a cap a new connection is closed at
+ * once). Replies are built by the handler into a per-server
  * scratch buffer and written directly; only what the socket does not take is copied into the
  * connection. Large shared bodies (full scrape) are passed as a blob and sent without copying. */
 #ifndef SWARMD_HTTP_SERVER_H
@@ -19,12 +21,18 @@
 #include "util/buf.h"
 
 struct worker_stats;
+struct conn_limit;
 
 struct http_server_config {
     size_t head_max;          /* request head limit, bytes (8192) */
     unsigned idle_timeout_ms; /* close a connection idle (or stuck mid-head) this long */
     unsigned max_conns;       /* per server (per worker) */
-    /* Optional (NULL: none): counts STAT_HTTP_CONN_* and the 400/431 it writes itself. */
+    unsigned header_timeout_ms; /* close a connection whose request head, once begun, is not
+                                 * complete this long after (slowloris); 0 = idle timeout */
+    unsigned max_pipeline;    /* most requests answered from one read; more close (0 = any) */
+    struct conn_limit *per_addr; /* optional shared per-source-address cap (conn_limit.h) */
+    /* Optional (NULL: none): counts STAT_HTTP_CONN_*, the 400/431 it writes itself and the
+     * per-address, head-timeout and pipelining closes. */
     struct worker_stats *stats;
     /* Optional: takes over a connection whose handler answered HTTP_UPGRADE (see there). */
     bool (*upgrade)(void *ctx, int fd, const struct peer_addr *peer, const uint8_t *pre_out,

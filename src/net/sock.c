@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -84,14 +85,38 @@ static int open_bound(const struct peer_addr *a, int type, bool reuseport, char 
     return fd;
 }
 
+/* Set once at start-up, before any socket is bound (udp.rcvbuf / udp.sndbuf). */
+static int udp_rcvbuf = SOCK_UDP_BUFFER, udp_sndbuf = SOCK_UDP_BUFFER;
+
+void sock_set_udp_buffers(unsigned rcvbuf, unsigned sndbuf)
+{
+    udp_rcvbuf = rcvbuf > INT_MAX ? INT_MAX : (int)rcvbuf;
+    udp_sndbuf = sndbuf > INT_MAX ? INT_MAX : (int)sndbuf;
+}
+
+bool sock_udp_buffers(int fd, unsigned *rcvbuf, unsigned *sndbuf)
+{
+    int r = 0, w = 0;
+    socklen_t rl = sizeof r, wl = sizeof w;
+    if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &r, &rl) < 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &w, &wl) < 0)
+        return false;
+    *rcvbuf = (unsigned)r;
+    *sndbuf = (unsigned)w;
+    return true;
+}
+
 int sock_udp_bind(const struct peer_addr *a, bool reuseport, char *err, size_t errlen)
 {
     int fd = open_bound(a, SOCK_DGRAM, reuseport, err, errlen);
     if (fd < 0)
         return -1;
-    int size = SOCK_UDP_BUFFER;
-    (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-    (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+    /* A burst of datagrams beyond the receive buffer is lost before swarmd sees it; the
+     * kernel caps the request at net.core.rmem_max / wmem_max (0: leave the default). */
+    if (udp_rcvbuf > 0)
+        (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &udp_rcvbuf, sizeof(udp_rcvbuf));
+    if (udp_sndbuf > 0)
+        (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &udp_sndbuf, sizeof(udp_sndbuf));
     return fd;
 }
 

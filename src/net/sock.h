@@ -15,6 +15,10 @@
 int sock_udp_bind(const struct peer_addr *a, bool reuseport, char *err, size_t errlen);
 int sock_tcp_listen(const struct peer_addr *a, bool reuseport, int backlog, char *err,
                     size_t errlen);
+/* Buffer sizes for UDP sockets bound from now on (0: system default); the kernel doubles
+ * and caps them. sock_udp_buffers reads back what a socket got. */
+void sock_set_udp_buffers(unsigned rcvbuf, unsigned sndbuf);
+bool sock_udp_buffers(int fd, unsigned *rcvbuf, unsigned *sndbuf);
 /* Whether this host can create IPv6 sockets at all. */
 bool sock_have_ipv6(void);
 /* The locally bound address of fd (to log the real port when 0 was asked). */

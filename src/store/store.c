@@ -31,6 +31,10 @@ struct shard {
     _Alignas(64) pthread_mutex_t lock;
     struct table tb;
     struct tally tl;
+    /* Totals when store_shard_lock lent the shard out, so that store_shard_unlock can
+     * publish what the borrower (snapshot import) changed to the caps' running totals. */
+    uint64_t lent_bytes;
+    uint32_t lent_count;
 };
 
 struct store {
@@ -38,6 +42,11 @@ struct store {
     unsigned shards_log2, nshards;
     uint32_t peer_timeout, torrent_keep;
     uint8_t key[16];
+    uint64_t max_torrents, max_bytes;
+    uint32_t max_peers;
+    /* Running totals for the caps (atomic; each shard adds its own changes). */
+    _Alignas(64) uint64_t total_bytes;
+    uint64_t total_torrents;
     /* Written by the housekeeping thread only; kept off the line the workers read. */
     _Alignas(64) unsigned cursor;
 };
@@ -61,6 +70,9 @@ store_t *store_new(const struct store_config *cfg)
     if (s->peer_timeout > STORE_MAX_PEER_TIMEOUT)
         s->peer_timeout = STORE_MAX_PEER_TIMEOUT;
     s->torrent_keep = cfg->torrent_keep;
+    s->max_torrents = cfg->max_torrents;
+    s->max_peers = cfg->max_peers;
+    s->max_bytes = cfg->max_bytes;
     memcpy(s->key, cfg->hash_key, sizeof s->key);
 
     if (posix_memalign((void **)&s->shards, 64, sizeof(struct shard) * s->nshards) != 0) {
@@ -117,6 +129,91 @@ static void choose_peers(const struct torrent *t, const struct store_announce_in
     out->n6 = own6 ? got : rest;
 }
 
+/* ---- caps and memory accounting ---- */
+
+/* Publish what one locked operation changed in its shard (bytes0/count0: before it). */
+static void account(store_t *s, const struct shard *sh, uint64_t bytes0, uint32_t count0)
+{
+    if (sh->tl.bytes != bytes0)
+        __atomic_fetch_add(&s->total_bytes, sh->tl.bytes - bytes0, __ATOMIC_RELAXED);
+    if (sh->tb.count != count0)
+        __atomic_fetch_add(&s->total_torrents, (uint64_t)sh->tb.count - count0,
+                           __ATOMIC_RELAXED);
+}
+
+static uint64_t fixed_bytes(const store_t *s);
+
+uint64_t store_memory(store_t *s)
+{
+    return fixed_bytes(s) + __atomic_load_n(&s->total_bytes, __ATOMIC_RELAXED);
+}
+
+uint64_t store_torrents(store_t *s)
+{
+    return __atomic_load_n(&s->total_torrents, __ATOMIC_RELAXED);
+}
+
+/* The caps are checked against totals other shards change concurrently, so they may be
+ * overshot by a few entries (one per worker thread at most); a hard bound is not worth a
+ * global lock. */
+static enum store_refusal cap_new_torrent(store_t *s)
+{
+    if (s->max_torrents && store_torrents(s) >= s->max_torrents)
+        return STORE_FULL_TORRENTS;
+    /* New torrents stop at 15/16 of the budget: the rest is left for peers joining the
+     * swarms that exist, so a flood of junk torrents cannot stop real swarms growing. */
+    if (s->max_bytes && store_memory(s) >= s->max_bytes - s->max_bytes / 16)
+        return STORE_FULL_MEMORY;
+    return STORE_OK;
+}
+
+static enum store_refusal cap_new_peer(store_t *s, const struct torrent *t)
+{
+    if (s->max_peers) {
+        struct swarm_counts c;
+        torrent_counts(t, &c);
+        if ((uint64_t)c.seeders + c.leechers >= s->max_peers)
+            return STORE_FULL_PEERS;
+    }
+    if (s->max_bytes && store_memory(s) >= s->max_bytes)
+        return STORE_FULL_MEMORY;
+    return STORE_OK;
+}
+
+/* Seconds since peer i of its family last had an accepted announce. */
+static uint32_t peer_age(const struct torrent *t, bool v6, uint32_t i, uint32_t now)
+{
+    struct peer_view v = torrent_view(t, v6);
+    uint16_t st;
+    if (v6)
+        memcpy(&st, v.p + (size_t)i * V6_PEER_SIZE + V6_KEY_SIZE, 2);
+    else
+        st = (uint16_t)((const uint64_t *)(const void *)v.p)[i];
+    uint32_t age = (now - st) & STAMP_MASK;
+    return age >= STAMP_MASK + 1 - STAMP_AHEAD ? 0 : age; /* a stamp from the future */
+}
+
+/* Caps and announce-rate enforcement, checked before anything changes: true when the
+ * announce is refused or throttled (out says which, with the torrent's counts). */
+static bool announce_refused(store_t *s, const struct torrent *t,
+                             const struct store_announce_in *in, struct store_announce_out *out)
+{
+    if (!t) {
+        out->refused = cap_new_torrent(s);
+        return out->refused != STORE_OK;
+    }
+    uint32_t i = torrent_find_peer(t, &in->peer);
+    if (i == PEER_NONE)
+        out->refused = cap_new_peer(s, t);
+    else if (in->min_age && in->event == EVENT_NONE &&
+             peer_age(t, in->peer.family != ADDR_V4, i, in->now) < in->min_age)
+        out->throttled = true;
+    if (out->refused == STORE_OK && !out->throttled)
+        return false;
+    torrent_counts(t, &out->counts);
+    return true;
+}
+
 bool store_announce(store_t *s, const struct store_announce_in *in, struct store_announce_out *out)
 {
     uint64_t h = table_hash(s->key, in->info_hash);
@@ -125,6 +222,13 @@ bool store_announce(store_t *s, const struct store_announce_in *in, struct store
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&sh->lock);
     struct torrent *t = table_find(&sh->tb, h, in->info_hash);
+    uint64_t bytes0 = sh->tl.bytes;
+    uint32_t count0 = sh->tb.count;
+
+    if (in->event != EVENT_STOPPED && announce_refused(s, t, in, out)) {
+        pthread_mutex_unlock(&sh->lock);
+        return true;
+    }
 
     if (in->event == EVENT_STOPPED) {
         if (t) {
@@ -135,6 +239,7 @@ bool store_announce(store_t *s, const struct store_announce_in *in, struct store
             if (t->kind == TORRENT_EMPTY && t->completed == 0)
                 table_del(&sh->tb, t);
         }
+        account(s, sh, bytes0, count0);
         pthread_mutex_unlock(&sh->lock);
         return true;
     }
@@ -143,7 +248,8 @@ bool store_announce(store_t *s, const struct store_announce_in *in, struct store
     if (!t) {
         t = table_add(&sh->tb, h, in->info_hash, s->key, &sh->tl);
         if (!t) {
-            pthread_mutex_unlock(&sh->lock);
+            account(s, sh, bytes0, count0);
+        pthread_mutex_unlock(&sh->lock);
             return false;
         }
         created = true;
@@ -152,6 +258,7 @@ bool store_announce(store_t *s, const struct store_announce_in *in, struct store
     if (!torrent_put(t, &in->peer, in->seeder, in->now, &sh->tl, &prev)) {
         if (created)
             table_del(&sh->tb, t);
+        account(s, sh, bytes0, count0);
         pthread_mutex_unlock(&sh->lock);
         return false;
     }
@@ -162,6 +269,7 @@ bool store_announce(store_t *s, const struct store_announce_in *in, struct store
     torrent_counts(t, &out->counts);
     if (in->numwant)
         choose_peers(t, in, out);
+    account(s, sh, bytes0, count0);
     pthread_mutex_unlock(&sh->lock);
     return true;
 }
@@ -184,6 +292,8 @@ bool store_scrape(store_t *s, const uint8_t *info_hash, struct swarm_counts *out
 static void expire_shard(store_t *s, struct shard *sh, uint32_t now)
 {
     pthread_mutex_lock(&sh->lock);
+    uint64_t bytes0 = sh->tl.bytes;
+    uint32_t count0 = sh->tb.count;
     for (uint32_t i = 0; i < sh->tb.cap;) {
         struct torrent *t = &sh->tb.slots[i];
         if (!t->psl) {
@@ -201,6 +311,7 @@ static void expire_shard(store_t *s, struct shard *sh, uint32_t now)
         i++;
     }
     table_shrink(&sh->tb, s->key, &sh->tl);
+    account(s, sh, bytes0, count0);
     pthread_mutex_unlock(&sh->lock);
 }
 
@@ -310,14 +421,24 @@ static bool check_shard(const store_t *s, unsigned si, const struct shard *sh, c
 
 bool store_check(store_t *s, char *err, size_t errlen)
 {
+    uint64_t bytes = 0, torrents = 0;
     for (unsigned i = 0; i < s->nshards; i++) {
         struct shard *sh = &s->shards[i];
         pthread_mutex_lock(&sh->lock);
         bool ok = check_shard(s, i, sh, err, errlen);
+        bytes += sh->tl.bytes;
+        torrents += sh->tb.count;
         pthread_mutex_unlock(&sh->lock);
         if (!ok)
             return false;
     }
+    /* Exact only when nobody announces meanwhile (tests and fuzzers). */
+    if (bytes != __atomic_load_n(&s->total_bytes, __ATOMIC_RELAXED) ||
+        torrents != store_torrents(s))
+        FAIL("running totals %llu bytes %llu torrents, shards hold %llu bytes %llu torrents",
+             (unsigned long long)__atomic_load_n(&s->total_bytes, __ATOMIC_RELAXED),
+             (unsigned long long)store_torrents(s), (unsigned long long)bytes,
+             (unsigned long long)torrents);
     if (errlen)
         err[0] = '\0';
     return true;
@@ -336,11 +457,17 @@ unsigned store_shard_of(const store_t *s, const uint8_t *info_hash, uint64_t *h)
 struct table *store_shard_lock(store_t *s, unsigned i, struct tally **tl)
 {
     pthread_mutex_lock(&s->shards[i].lock);
+    s->shards[i].lent_bytes = s->shards[i].tl.bytes;
+    s->shards[i].lent_count = s->shards[i].tb.count;
     *tl = &s->shards[i].tl;
     return &s->shards[i].tb;
 }
 
-void store_shard_unlock(store_t *s, unsigned i) { pthread_mutex_unlock(&s->shards[i].lock); }
+void store_shard_unlock(store_t *s, unsigned i)
+{
+    account(s, &s->shards[i], s->shards[i].lent_bytes, s->shards[i].lent_count);
+    pthread_mutex_unlock(&s->shards[i].lock);
+}
 
 const uint8_t *store_hash_key(const store_t *s) { return s->key; }
 uint32_t store_peer_timeout(const store_t *s) { return s->peer_timeout; }

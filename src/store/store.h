@@ -21,6 +21,11 @@ struct store_config {
     uint32_t torrent_keep;   /* seconds an empty torrent with completed > 0 is kept (86400) */
     unsigned shards_log2;    /* 0 = default (e.g. 2^10 shards) */
     uint8_t hash_key[16];    /* secret for the shard/bucket hash (anti hash-flooding) */
+    /* Resource caps (0 = none). Past one, store_announce refuses new torrents / new peers
+     * (store_announce_out.refused) while known peers keep announcing normally. */
+    uint64_t max_torrents;
+    uint32_t max_peers;      /* per torrent, both families */
+    uint64_t max_bytes;      /* store_memory() budget */
 };
 
 /* Largest peer_timeout the packed peer timestamp supports. */
@@ -40,11 +45,25 @@ struct store_announce_in {
     uint8_t *out4;                /* room for numwant * 6 bytes (if v4 peers may be returned) */
     uint8_t *out6;                /* room for numwant * 18 bytes */
     uint64_t *rng;                /* caller's (per-thread) PRNG state */
+    uint32_t min_age;             /* announce-rate enforcement: a known peer re-announcing
+                                   * (EVENT_NONE) within this many seconds of its last accepted
+                                   * announce is not refreshed and gets no peers; 0 = off */
+};
+
+/* Why an announce was refused (nothing changed); STORE_OK when it was applied. */
+enum store_refusal {
+    STORE_OK = 0,
+    STORE_FULL_TORRENTS, /* new torrent past max_torrents */
+    STORE_FULL_PEERS,    /* new peer in a torrent holding max_peers */
+    STORE_FULL_MEMORY,   /* new torrent while store_memory() >= 15/16 of max_bytes, or
+                          * new peer while it is >= max_bytes */
 };
 
 struct store_announce_out {
     struct swarm_counts counts;   /* after applying this announce */
     unsigned n4, n6;              /* packed peers written to out4 / out6 */
+    enum store_refusal refused;   /* counts are the torrent's (zero if unknown), no peers */
+    bool throttled;               /* min_age not reached: counts only, peer not refreshed */
 };
 
 /* Apply one announce and choose peers for the reply, under one shard lock:
@@ -79,6 +98,13 @@ struct store_stats {
     uint64_t bytes;               /* memory held by the store's own allocations */
 };
 void store_get_stats(store_t *s, struct store_stats *out);
+
+/* Memory accounting for the caps, without taking any lock: the store's bytes (as
+ * store_stats.bytes) and torrent count, kept as atomic running totals that every insert and
+ * removal path in store.c updates under its shard lock. Any other code that adds or removes
+ * torrents or peers must go through those paths (or keep the totals itself). */
+uint64_t store_memory(store_t *s);
+uint64_t store_torrents(store_t *s);
 
 /* Verify every internal invariant (counts equal the peers present, no peer twice, seeders <=
  * peers, memory accounting consistent). For tests and fuzzers; locks each shard in turn.

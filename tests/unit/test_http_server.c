@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "net/conn_limit.h"
 #include "net/http_server.h"
 #include "net/loop.h"
 #include "net/sock.h"
@@ -95,6 +96,9 @@ static void *srv_main(void *arg)
     return NULL;
 }
 
+/* Caps for the next srv_start (header timeout, pipelining, per-address); zero = none. */
+static struct http_server_config caps_cfg;
+
 static bool srv_start_p(struct srv *s, size_t head_max, unsigned idle_ms, unsigned max_conns,
                         int pending)
 {
@@ -116,6 +120,9 @@ static bool srv_start_p(struct srv *s, size_t head_max, unsigned idle_ms, unsign
     struct http_server_config cfg = {.head_max = head_max,
                                      .idle_timeout_ms = idle_ms,
                                      .max_conns = max_conns,
+                                     .header_timeout_ms = caps_cfg.header_timeout_ms,
+                                     .max_pipeline = caps_cfg.max_pipeline,
+                                     .per_addr = caps_cfg.per_addr,
                                      .stats = &s->stats};
     s->http = http_server_new(s->loop, s->lfd, &cfg, fake_handler, s);
     CHECK(s->http != NULL);
@@ -624,6 +631,105 @@ TEST(max_conns_refuses)
     CHECK_EQ_INT(s.stats.c[STAT_HTTP_CONN_ACCEPTED], 3);
 }
 
+TEST(header_timeout_distinct_from_idle)
+{
+    struct srv s;
+    caps_cfg = (struct http_server_config){.header_timeout_ms = 200};
+    bool started = srv_start(&s, 8192, 5000, 100);
+    caps_cfg = (struct http_server_config){0};
+    if (!started)
+        return;
+    struct client silent, slow;
+    struct resp r;
+    client_open(&silent, &s);
+    client_open(&slow, &s);
+    /* A byte every 50 ms is progress the idle clock never sees; the head clock closes it. */
+    CHECK(client_sends(&slow, "GET /slow"));
+    uint64_t t0 = now_ms();
+    for (int i = 0; i < 40; i++) {
+        if (!client_sends(&slow, "w"))
+            break;
+        usleep(50000);
+    }
+    CHECK(client_eof(&slow));
+    uint64_t dt = now_ms() - t0;
+    CHECK(dt >= 150);
+    CHECK(dt < 1500);
+    client_reset(&slow);
+    client_close(&slow);
+    /* The silent connection is only subject to the (longer) idle timeout. */
+    CHECK(client_sends(&silent, GET("/late")));
+    CHECK(client_response(&silent, &r));
+    CHECK(body_is(&r, "/late"));
+    client_reset(&silent);
+    client_close(&silent);
+    srv_stop(&s);
+    CHECK_EQ_INT(s.stats.c[STAT_HTTP_HEADER_TIMEOUT], 1);
+    CHECK_EQ_INT(s.stats.c[STAT_HTTP_CONN_TIMEOUT], 0);
+}
+
+TEST(per_address_cap)
+{
+    struct srv s;
+    struct conn_limit *cl = conn_limit_new(2);
+    caps_cfg = (struct http_server_config){.per_addr = cl};
+    bool started = srv_start(&s, 8192, 5000, 100);
+    caps_cfg = (struct http_server_config){0};
+    if (!started) {
+        conn_limit_free(cl);
+        return;
+    }
+    struct client a, b, c;
+    struct resp r;
+    client_open(&a, &s);
+    client_open(&b, &s);
+    CHECK(wait_conns(&s, 2));
+    client_open(&c, &s); /* third from 127.0.0.1: closed at once */
+    CHECK(client_eof(&c));
+    client_reset(&c);
+    client_close(&c);
+    CHECK(client_sends(&b, GET("/b")));
+    CHECK(client_response(&b, &r));
+    CHECK(body_is(&r, "/b"));
+    client_reset(&b);
+    client_close(&a);
+    CHECK(wait_conns(&s, 1));
+    client_open(&c, &s);
+    CHECK(client_sends(&c, GET("/c")));
+    CHECK(client_response(&c, &r));
+    CHECK(body_is(&r, "/c"));
+    client_reset(&c);
+    client_close(&c);
+    client_close(&b);
+    srv_stop(&s);
+    CHECK_EQ_INT(s.stats.c[STAT_HTTP_CONN_IP_REFUSED], 1);
+    conn_limit_free(cl);
+}
+
+TEST(pipeline_per_turn)
+{
+    struct srv s;
+    caps_cfg = (struct http_server_config){.max_pipeline = 3};
+    bool started = srv_start(&s, 8192, 5000, 100);
+    caps_cfg = (struct http_server_config){0};
+    if (!started)
+        return;
+    struct client c;
+    struct resp r;
+    client_open(&c, &s);
+    CHECK(client_sends(&c, GET("/0") GET("/1") GET("/2") GET("/3") GET("/4") GET("/5")
+                               GET("/6") GET("/7") GET("/8") GET("/9")));
+    for (int i = 0; i < 10; i++) {
+        char want[4] = {'/', (char)('0' + i), 0, 0};
+        CHECK(client_response(&c, &r));
+        CHECK(body_is(&r, want));
+    }
+    client_reset(&c);
+    client_close(&c);
+    srv_stop(&s);
+    CHECK(s.stats.c[STAT_HTTP_PIPELINE_DEFERRED] >= 3);
+}
+
 TEST(pending_then_complete)
 {
     struct srv s;
@@ -705,6 +811,9 @@ int main(void)
     RUN(handler_overflow_500);
     RUN(idle_timeout);
     RUN(max_conns_refuses);
+    RUN(header_timeout_distinct_from_idle);
+    RUN(per_address_cap);
+    RUN(pipeline_per_turn);
     RUN(pending_then_complete);
     RUN(client_gone_while_pending);
     RUN(many_connections);
