@@ -10,17 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "config.h"
 #include "request.h"
 #include "store/store.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define REQUIRE(cond)                                                                        \
-    do {                                                                                     \
-        if (!(cond))                                                                         \
-            abort();                                                                         \
-    } while (0)
 
 static void check_ranges(const struct config *c)
 {

@@ -10,16 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "proto/http_params.h"
 #include "proto/url.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define REQUIRE(cond)                                                                        \
-    do {                                                                                     \
-        if (!(cond))                                                                         \
-            abort();                                                                         \
-    } while (0)
 
 static const char *const announce_reasons[] = {
     "missing info_hash", "invalid info_hash", "duplicate info_hash", "missing peer_id",

@@ -8,16 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "proto/connid.h"
 #include "proto/udp.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define REQUIRE(cond)                                                                        \
-    do {                                                                                     \
-        if (!(cond))                                                                         \
-            abort();                                                                         \
-    } while (0)
 
 static uint32_t rd32(const uint8_t *p)
 {

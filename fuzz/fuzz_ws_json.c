@@ -11,17 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "proto/http_parse.h"
 #include "proto/websocket.h"
 #include "proto/ws_json.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define REQUIRE(cond)                                                                        \
-    do {                                                                                     \
-        if (!(cond))                                                                         \
-            abort();                                                                         \
-    } while (0)
 
 static struct ws_msg m, m2;
 static uint8_t out[1 << 17];
