@@ -110,23 +110,19 @@ static enum http_action do_scrape(struct tracker_worker *w, const struct http_re
         return do_fullscrape(w, req, out);
     stat_inc(w->stats, STAT_HTTP_SCRAPE);
 
-    /* Bencoded dictionaries need sorted, unique keys. */
+    /* Bencoded dictionaries need sorted, unique keys; torrents the access list refuses are
+     * left out altogether. */
     qsort(w->scrape_hashes, sr.count, INFO_HASH_LEN, cmp_hash);
     unsigned n = 0;
     for (unsigned i = 0; i < sr.count; i++)
-        if (n == 0 || memcmp(w->scrape_hashes[n - 1], w->scrape_hashes[i], INFO_HASH_LEN))
+        if ((n == 0 || memcmp(w->scrape_hashes[n - 1], w->scrape_hashes[i], INFO_HASH_LEN)) &&
+            tracker_allowed(w, w->scrape_hashes[i]))
             memmove(w->scrape_hashes[n++], w->scrape_hashes[i], INFO_HASH_LEN);
-    /* Torrents the access list refuses are left out altogether. */
-    unsigned kept = 0;
-    for (unsigned i = 0; i < n; i++)
-        if (tracker_allowed(w, w->scrape_hashes[i]))
-            memmove(w->scrape_hashes[kept++], w->scrape_hashes[i], INFO_HASH_LEN);
-    n = kept;
     sr.count = n;
 
     /* Unknown torrents are reported with zero counts rather than left out (present = NULL):
      * clients then show "0 seeders" instead of an error. */
-    tracker_scrape(w, &sr, w->scrape_counts, w->scrape_present);
+    tracker_scrape(w, &sr, w->scrape_counts);
 
     struct buf body;
     buf_init(&body, w->body, sizeof w->body);

@@ -67,6 +67,6 @@ size_t serve_udp(void *ctx, const struct peer_addr *src, const uint8_t *pkt, siz
 
     /* Scrape: 8 + 12n bytes answer 16 + 20n, never an amplification. */
     stat_inc(w->stats, STAT_UDP_SCRAPE);
-    tracker_scrape(w, &r.scrape, w->scrape_counts, w->scrape_present);
+    tracker_scrape(w, &r.scrape, w->scrape_counts);
     return udp_write_scrape(out, r.transaction_id, w->scrape_counts, r.scrape.count);
 }

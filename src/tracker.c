@@ -143,16 +143,14 @@ const char *tracker_announce(struct tracker_worker *w, const struct announce_req
 }
 
 void tracker_scrape(struct tracker_worker *w, const struct scrape_req *req,
-                    struct swarm_counts *counts, bool *present)
+                    struct swarm_counts *counts)
 {
     for (unsigned i = 0; i < req->count; i++) {
         if (access_ctl_allowed(w->t->access, req->hashes[i])) {
-            present[i] = store_scrape(w->t->store, req->hashes[i], &counts[i]);
-            if (ws_tracker_add_counts(w->t->ws, req->hashes[i], &counts[i]))
-                present[i] = true;
+            store_scrape(w->t->store, req->hashes[i], &counts[i]);
+            ws_tracker_add_counts(w->t->ws, req->hashes[i], &counts[i]);
         } else {
             /* Not served here: nothing to tell, not even whether we know it. */
-            present[i] = false;
             memset(&counts[i], 0, sizeof counts[i]);
         }
     }

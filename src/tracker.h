@@ -54,7 +54,6 @@ struct tracker_worker {
     uint8_t peers6[CONFIG_MAX_NUMWANT * 18];
     uint8_t scrape_hashes[SCRAPE_MAX_HASHES][INFO_HASH_LEN];
     struct swarm_counts scrape_counts[SCRAPE_MAX_HASHES];
-    bool scrape_present[SCRAPE_MAX_HASHES];
     uint8_t body[TRACKER_BODY_MAX]; /* HTTP reply bodies are built here, then framed */
 };
 
@@ -76,9 +75,8 @@ const char *tracker_announce(struct tracker_worker *w, const struct announce_req
 /* Whether the access list lets this torrent be served. */
 bool tracker_allowed(struct tracker_worker *w, const uint8_t *info_hash);
 
-/* Counts for each hash; present[i] false when the torrent is unknown or not allowed (counts
- * zero). */
+/* Counts for each hash; zero when the torrent is unknown or not allowed. */
 void tracker_scrape(struct tracker_worker *w, const struct scrape_req *req,
-                    struct swarm_counts *counts, bool *present);
+                    struct swarm_counts *counts);
 
 #endif

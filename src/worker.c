@@ -51,9 +51,8 @@ static void on_tick(loop_t *loop, void *ctx)
         loop_stop(loop);
 }
 
-static void *worker_main(void *arg)
+void worker_block_signals(void)
 {
-    struct worker *w = arg;
     /* Process-directed signals (Ctrl-C, SIGHUP reloads) belong to the main thread. */
     sigset_t set;
     sigemptyset(&set);
@@ -64,6 +63,12 @@ static void *worker_main(void *arg)
     sigaddset(&set, SIGUSR1);
     sigaddset(&set, SIGUSR2);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    worker_block_signals();
     w->tw->now = clock_now();
     loop_run(w->loop);
     return NULL;

@@ -25,6 +25,9 @@ struct worker;
 struct worker *worker_start(struct tracker *t, unsigned id, const struct worker_sockets *socks);
 /* Ask every worker to stop (async-signal-safe: sets a flag the loops check each tick). */
 void worker_request_stop(void);
+/* Block the process-directed signals in the calling serving thread (workers and the WebSocket
+ * thread call it first thing), so that they reach the main thread. */
+void worker_block_signals(void);
 /* Wait for the thread to finish and free the worker. */
 void worker_join(struct worker *w);
 

@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -30,6 +29,7 @@
 #include "util/log.h"
 #include "util/rng.h"
 #include "util/siphash.h"
+#include "worker.h"
 
 #ifndef MSG_NOSIGNAL
 #define MSG_NOSIGNAL 0
@@ -1059,15 +1059,7 @@ static void on_tick(loop_t *loop, void *ctx)
 static void *ws_main(void *arg)
 {
     struct ws_tracker *ws = arg;
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGQUIT);
-    sigaddset(&set, SIGUSR1);
-    sigaddset(&set, SIGUSR2);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    worker_block_signals();
     ws->now_ms = clock_now_ms();
     ws->tw->now = clock_now();
     loop_run(ws->loop);
