@@ -41,7 +41,7 @@ struct blob *dashboard_json(const struct stats_snapshot *s, const struct top_lis
                 (unsigned long long)c[k]);
     tprintf(&t, "},\"top\":[");
     for (unsigned i = 0; i < tl->n && i < DASHBOARD_TOP; i++) {
-        const struct top_entry *e = &tl->by_peers[i];
+        const struct store_entry *e = &tl->by_peers[i];
         char h[2 * INFO_HASH_LEN + 1];
         for (int j = 0; j < INFO_HASH_LEN; j++) {
             h[2 * j] = hex[e->hash[j] >> 4];

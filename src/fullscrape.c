@@ -28,75 +28,35 @@ struct fullscrape {
     bool need_plain, need_gz, stop;
 };
 
-struct entry {
-    uint8_t hash[INFO_HASH_LEN];
-    struct swarm_counts counts;
-};
-
-struct collect {
-    struct entry *v;
-    size_t n, cap;
-    bool oom;
-};
-
-static void collect_one(void *ctx, const uint8_t *hash, const struct swarm_counts *counts)
-{
-    struct collect *c = ctx;
-    if (c->oom)
-        return;
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 4096;
-        struct entry *v = realloc(c->v, cap * sizeof *v);
-        if (!v) {
-            c->oom = true;
-            return;
-        }
-        c->v = v;
-        c->cap = cap;
-    }
-    memcpy(c->v[c->n].hash, hash, INFO_HASH_LEN);
-    c->v[c->n].counts = *counts;
-    c->n++;
-}
-
-static int cmp_entry(const void *a, const void *b)
-{
-    return memcmp(((const struct entry *)a)->hash, ((const struct entry *)b)->hash,
-                  INFO_HASH_LEN);
-}
-
 /* Longest bencoded scrape entry: "20:" hash "d8:completei" n "e10:downloadedi" n
  * "e10:incompletei" n "ee" with 10-digit counts. */
 #define ENTRY_MAX (3 + INFO_HASH_LEN + 12 + 10 + 15 + 10 + 15 + 10 + 2)
 
 static struct blob *build_plain(store_t *store)
 {
-    struct collect c = {0};
-    store_foreach(store, collect_one, &c);
+    size_t n = 0;
+    struct store_entry *v = store_list_sorted(store, &n);
     struct blob *b = NULL;
     uint8_t(*hashes)[INFO_HASH_LEN] = NULL;
     struct swarm_counts *counts = NULL;
-    if (c.oom)
+    if (!v)
         goto out;
-    qsort(c.v, c.n, sizeof *c.v, cmp_entry);
-
-    size_t n = c.n ? c.n : 1;
-    hashes = malloc(n * sizeof *hashes);
-    counts = malloc(n * sizeof *counts);
-    b = blob_new(c.n * ENTRY_MAX + 32);
+    hashes = malloc((n ? n : 1) * sizeof *hashes);
+    counts = malloc((n ? n : 1) * sizeof *counts);
+    b = blob_new(n * ENTRY_MAX + 32);
     if (!hashes || !counts || !b) {
         blob_unref(b);
         b = NULL;
         goto out;
     }
-    for (size_t i = 0; i < c.n; i++) {
-        memcpy(hashes[i], c.v[i].hash, INFO_HASH_LEN);
-        counts[i] = c.v[i].counts;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(hashes[i], v[i].hash, INFO_HASH_LEN);
+        counts[i] = v[i].c;
     }
     struct buf out;
     buf_init(&out, b->data, b->len);
     http_reply_scrape_body(&out, (const uint8_t(*)[INFO_HASH_LEN])hashes, counts, NULL,
-                           (unsigned)c.n);
+                           (unsigned)n);
     if (out.overflow) { /* cannot happen with ENTRY_MAX per entry; refuse rather than cut */
         blob_unref(b);
         b = NULL;
@@ -104,7 +64,7 @@ static struct blob *build_plain(store_t *store)
     }
     b->len = out.len;
 out:
-    free(c.v);
+    free(v);
     free(hashes);
     free(counts);
     return b;

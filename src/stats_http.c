@@ -98,7 +98,7 @@ static void top_text(struct text *t, const struct top_lists *tl, unsigned k)
 {
     static const char hex[] = "0123456789ABCDEF";
     for (int list = 0; list < 2; list++) {
-        const struct top_entry *v = list ? tl->by_seeds : tl->by_peers;
+        const struct store_entry *v = list ? tl->by_seeds : tl->by_peers;
         tprintf(t, "Top %u torrents by %s:\n", k, list ? "seeds" : "peers");
         for (unsigned i = 0; i < tl->n && i < k; i++) {
             char h[2 * INFO_HASH_LEN + 1];

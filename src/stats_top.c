@@ -42,7 +42,7 @@ static void cache_switch(store_t *s)
 
 /* a ranks before b? More peers (or seeders) first, then the smaller hash, so that the
  * order is total and the output stable between walks. */
-static bool ranks_before(const struct top_entry *a, const struct top_entry *b, bool by_seeds)
+static bool ranks_before(const struct store_entry *a, const struct store_entry *b, bool by_seeds)
 {
     uint64_t ka = by_seeds ? a->c.seeders : (uint64_t)a->c.seeders + a->c.leechers;
     uint64_t kb = by_seeds ? b->c.seeders : (uint64_t)b->c.seeders + b->c.leechers;
@@ -51,8 +51,8 @@ static bool ranks_before(const struct top_entry *a, const struct top_entry *b, b
     return memcmp(a->hash, b->hash, INFO_HASH_LEN) < 0;
 }
 
-unsigned stats_top_insert(struct top_entry *list, unsigned n, unsigned cap,
-                          const struct top_entry *e, bool by_seeds)
+unsigned stats_top_insert(struct store_entry *list, unsigned n, unsigned cap,
+                          const struct store_entry *e, bool by_seeds)
 {
     if (cap == 0)
         return 0;
@@ -76,7 +76,7 @@ struct top_walk {
 static void top_visit(void *ctx, const uint8_t *hash, const struct swarm_counts *c)
 {
     struct top_walk *w = ctx;
-    struct top_entry e;
+    struct store_entry e;
     memcpy(e.hash, hash, INFO_HASH_LEN);
     e.c = *c;
     w->t->torrents++;
@@ -143,7 +143,7 @@ static void put_be32(char *out, uint32_t v)
     out[3] = (char)v;
 }
 
-size_t stats_tpbs_format(enum tpbs_format f, const struct top_entry *e, char *out)
+size_t stats_tpbs_format(enum tpbs_format f, const struct store_entry *e, char *out)
 {
     size_t n = 0;
     switch (f) {
@@ -180,55 +180,18 @@ size_t stats_tpbs_format(enum tpbs_format f, const struct top_entry *e, char *ou
     return n;
 }
 
-struct collect {
-    struct top_entry *v;
-    size_t n, cap;
-    bool oom;
-};
-
-static void collect_visit(void *ctx, const uint8_t *hash, const struct swarm_counts *c)
-{
-    struct collect *col = ctx;
-    if (col->oom)
-        return;
-    if (col->n == col->cap) {
-        size_t cap = col->cap ? col->cap * 2 : 1024;
-        struct top_entry *v = realloc(col->v, cap * sizeof *v);
-        if (!v) {
-            col->oom = true;
-            return;
-        }
-        col->v = v;
-        col->cap = cap;
-    }
-    memcpy(col->v[col->n].hash, hash, INFO_HASH_LEN);
-    col->v[col->n].c = *c;
-    col->n++;
-}
-
-static int cmp_hash(const void *a, const void *b)
-{
-    return memcmp(((const struct top_entry *)a)->hash, ((const struct top_entry *)b)->hash,
-                  INFO_HASH_LEN);
-}
-
 static struct blob *tpbs_build(store_t *s, enum tpbs_format f)
 {
-    struct collect col = {0};
-    store_foreach(s, collect_visit, &col);
-    struct blob *b = NULL;
-    if (!col.oom) {
-        if (col.n > 1)
-            qsort(col.v, col.n, sizeof *col.v, cmp_hash);
-        b = blob_new(col.n * STATS_TPBS_ENTRY_MAX + 1);
-    }
+    size_t n = 0;
+    struct store_entry *v = store_list_sorted(s, &n);
+    struct blob *b = v ? blob_new(n * STATS_TPBS_ENTRY_MAX + 1) : NULL;
     if (b) {
         size_t len = 0;
-        for (size_t i = 0; i < col.n; i++)
-            len += stats_tpbs_format(f, &col.v[i], (char *)b->data + len);
+        for (size_t i = 0; i < n; i++)
+            len += stats_tpbs_format(f, &v[i], (char *)b->data + len);
         b->len = len;
     }
-    free(col.v);
+    free(v);
     return b;
 }
 

@@ -18,17 +18,12 @@
 #define STATS_TOP_MAX 100
 #define STATS_TOP_CACHE_SECONDS 5
 
-struct top_entry {
-    uint8_t hash[INFO_HASH_LEN];
-    struct swarm_counts c;
-};
-
 /* by_peers: most peers (seeders + leechers) first; by_seeds: most seeders first; ties by
  * hash. n entries each (at most STATS_TOP_MAX). */
 struct top_lists {
     unsigned n;
     uint64_t torrents; /* torrents walked */
-    struct top_entry by_peers[STATS_TOP_MAX], by_seeds[STATS_TOP_MAX];
+    struct store_entry by_peers[STATS_TOP_MAX], by_seeds[STATS_TOP_MAX];
 };
 
 /* Copy the cached lists (walking first when older than STATS_TOP_CACHE_SECONDS). false when
@@ -37,8 +32,8 @@ bool stats_top_get(store_t *s, uint32_t now, struct top_lists *out);
 
 /* Insert e into a list of n (<= cap) entries kept in order; pure, for the walk and tests.
  * by_seeds selects the order. Returns the new n. */
-unsigned stats_top_insert(struct top_entry *list, unsigned n, unsigned cap,
-                          const struct top_entry *e, bool by_seeds);
+unsigned stats_top_insert(struct store_entry *list, unsigned n, unsigned cap,
+                          const struct store_entry *e, bool by_seeds);
 
 enum tpbs_format { TPBS_BIN, TPBS_URL, TPBS_TXT, TPBS_TXTP, TPBS_NFORMATS };
 
@@ -51,6 +46,6 @@ struct blob *stats_tpbs_get(store_t *s, enum tpbs_format f, uint32_t now, bool *
 
 /* Append one entry in format f to out (at most STATS_TPBS_ENTRY_MAX bytes); pure. */
 #define STATS_TPBS_ENTRY_MAX 96
-size_t stats_tpbs_format(enum tpbs_format f, const struct top_entry *e, char *out);
+size_t stats_tpbs_format(enum tpbs_format f, const struct store_entry *e, char *out);
 
 #endif

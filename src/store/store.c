@@ -141,6 +141,54 @@ static void account(store_t *s, const struct shard *sh, uint64_t bytes0, uint32_
                            __ATOMIC_RELAXED);
 }
 
+struct list_ctx {
+    struct store_entry *v;
+    size_t n, cap;
+    bool oom;
+};
+
+static void list_one(void *ctx, const uint8_t *hash, const struct swarm_counts *c)
+{
+    struct list_ctx *l = ctx;
+    if (l->oom)
+        return;
+    if (l->n == l->cap) {
+        size_t cap = l->cap * 2;
+        struct store_entry *v = realloc(l->v, cap * sizeof *v);
+        if (!v) {
+            l->oom = true;
+            return;
+        }
+        l->v = v;
+        l->cap = cap;
+    }
+    memcpy(l->v[l->n].hash, hash, INFO_HASH_LEN);
+    l->v[l->n].c = *c;
+    l->n++;
+}
+
+static int cmp_entry_hash(const void *a, const void *b)
+{
+    return memcmp(((const struct store_entry *)a)->hash, ((const struct store_entry *)b)->hash,
+                  INFO_HASH_LEN);
+}
+
+struct store_entry *store_list_sorted(store_t *s, size_t *n)
+{
+    struct list_ctx l = {.cap = 1024};
+    l.v = malloc(l.cap * sizeof *l.v);
+    if (!l.v)
+        return NULL;
+    store_foreach(s, list_one, &l);
+    if (l.oom) {
+        free(l.v);
+        return NULL;
+    }
+    qsort(l.v, l.n, sizeof *l.v, cmp_entry_hash);
+    *n = l.n;
+    return l.v;
+}
+
 static uint64_t fixed_bytes(const store_t *s);
 
 uint64_t store_memory(store_t *s)

@@ -91,6 +91,17 @@ typedef void (*store_visit_fn)(void *ctx, const uint8_t *info_hash,
                                const struct swarm_counts *counts);
 void store_foreach(store_t *s, store_visit_fn fn, void *ctx);
 
+/* One torrent's counts, as store_list_sorted returns them. */
+struct store_entry {
+    uint8_t hash[INFO_HASH_LEN];
+    struct swarm_counts c;
+};
+
+/* Every torrent's counts, sorted by info-hash (what full-scrape style replies need), in a
+ * malloc'ed array of *n entries that the caller frees. Built with store_foreach, so shards
+ * are locked one at a time. NULL on allocation failure. */
+struct store_entry *store_list_sorted(store_t *s, size_t *n);
+
 struct store_stats {
     uint64_t torrents;
     uint64_t peers4, peers6;

@@ -12,9 +12,9 @@
 #include "stats_http.h"
 #include "stats_top.h"
 
-static struct top_entry entry(uint8_t tag, uint32_t seeders, uint32_t leechers)
+static struct store_entry entry(uint8_t tag, uint32_t seeders, uint32_t leechers)
 {
-    struct top_entry e;
+    struct store_entry e;
     memset(&e, 0, sizeof e);
     memset(e.hash, tag, sizeof e.hash);
     e.c.seeders = seeders;
@@ -25,9 +25,9 @@ static struct top_entry entry(uint8_t tag, uint32_t seeders, uint32_t leechers)
 
 TEST(top_insert_keeps_the_largest_in_order)
 {
-    struct top_entry l[3];
+    struct store_entry l[3];
     unsigned n = 0;
-    struct top_entry a = entry(1, 1, 1), b = entry(2, 5, 0), c = entry(3, 0, 9),
+    struct store_entry a = entry(1, 1, 1), b = entry(2, 5, 0), c = entry(3, 0, 9),
                      d = entry(4, 1, 0), e = entry(5, 2, 0);
     n = stats_top_insert(l, n, 3, &a, false);
     n = stats_top_insert(l, n, 3, &b, false);
@@ -42,7 +42,7 @@ TEST(top_insert_keeps_the_largest_in_order)
     n = stats_top_insert(l, n, 3, &e, true);
     n = stats_top_insert(l, n, 3, &c, true);
     n = stats_top_insert(l, n, 3, &b, true);
-    struct top_entry e2 = entry(0, 2, 0);
+    struct store_entry e2 = entry(0, 2, 0);
     n = stats_top_insert(l, n, 3, &e2, true);
     CHECK_EQ_INT(n, 3);
     CHECK_EQ_INT(l[0].hash[0], 2);
@@ -54,7 +54,7 @@ TEST(top_insert_keeps_the_largest_in_order)
 TEST(tpbs_layouts)
 {
     char out[STATS_TPBS_ENTRY_MAX];
-    struct top_entry e = entry(0xab, 3, 4);
+    struct store_entry e = entry(0xab, 3, 4);
     e.hash[0] = 'g';
     e.hash[1] = '-';
     e.hash[2] = '@';
