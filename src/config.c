@@ -394,11 +394,18 @@ static bool set_engine(struct config *c, const char *value, char *msg, size_t ca
             goto bad;
     }
     if (*end == ':') {
-        if (!parse_port(end + 1, &port) || port == 0)
+        char num[8];
+        size_t plen = strcspn(end + 1, "/");
+        if (plen == 0 || plen >= sizeof num)
             goto bad;
-    } else if (*end && strcmp(end, "/") != 0) {
-        goto bad;
+        memcpy(num, end + 1, plen);
+        num[plen] = '\0';
+        if (!parse_port(num, &port) || port == 0)
+            goto bad;
+        end += 1 + plen;
     }
+    if (*end && strcmp(end, "/") != 0) /* no database number or options: one keyspace */
+        goto bad;
     memcpy(c->cluster_engine, value, strlen(value) + 1);
     memcpy(c->cluster_host, h, hlen);
     c->cluster_host[hlen] = '\0';
