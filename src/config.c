@@ -119,6 +119,8 @@ static const struct key_def keys[] = {
      "honour ip=/ipv4=/ipv6= and the UDP ip field from anyone", NULL},
     {"tracker.user", KEY_PATH, FIELD(user), 0, 0, NULL, "NAME", "none",
      "after binding, switch to this user (-u)", NULL},
+    {"tracker.udp_secret_file", KEY_PATH, FIELD(udp_secret_file), 0, 0, NULL, "FILE",
+     "random", "UDP connection-id keys for all nodes (SIGHUP reloads)", NULL},
     {"tracker.rootdir", KEY_PATH, FIELD(rootdir), 0, 0, NULL, "DIR", "none",
      "after binding, chroot here; later paths are inside it (-d)", NULL},
     {"access.stats", KEY_NETLIST, FIELD(stats_nets), 0, 0, NULL, "NET", "loopback",
