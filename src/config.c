@@ -774,6 +774,13 @@ static bool config_validate_cluster(const struct config *c, char *err, size_t er
              "libhiredis-dev and rebuild for cluster mode)");
     return false;
 #endif
+    /* Every node must accept the connection ids the others hand out, so they need one key;
+     * a random key per node would make a client that moved between nodes fail. */
+    if (!c->udp_secret_file[0]) {
+        snprintf(err, errlen, "cluster.engine needs tracker.udp_secret_file (the UDP "
+                 "connection-id key shared by every node)");
+        return false;
+    }
     if (c->cluster_node_id == 0) {
         snprintf(err, errlen, "cluster.engine needs cluster.node_id");
         return false;
