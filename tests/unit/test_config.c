@@ -858,7 +858,8 @@ TEST(cluster_keys)
 
     CHECK(parse(&c, "cluster.engine redis://10.0.0.10:6380\ncluster.name prod-eu\n"
                     "cluster.node_id 2\ncluster.nodes 1,2,3\ncluster.outage_buffer 4M\n"
-                    "cluster.bind 10.0.0.2\ncluster.flush_ms 20\ncluster.publish_rate 0\n"));
+                    "cluster.bind 10.0.0.2\ncluster.flush_ms 20\ncluster.publish_rate 0\n"
+                    "tracker.udp_secret_file /etc/swarmd/udp.key\n"));
     CHECK_STR(c.cluster_host, "10.0.0.10");
     CHECK_EQ_INT(c.cluster_port, 6380);
     CHECK_STR(c.cluster_name, "prod-eu");
@@ -894,14 +895,14 @@ TEST(cluster_keys)
 
 #ifdef SWARMD_HAVE_HIREDIS
     /* Cross-field checks: node_id and nodes required, node_id among them. */
-    CHECK(parse(&c, "cluster.engine redis://127.0.0.1:6379\ncluster.nodes 1,2\n"));
+    CHECK(parse(&c, "cluster.engine redis://127.0.0.1:6379\ntracker.udp_secret_file /k\ncluster.nodes 1,2\n"));
     CHECK(!config_validate(&c, err, sizeof err) && has(err, "cluster.node_id"));
-    CHECK(parse(&c, "cluster.engine redis://127.0.0.1:6379\ncluster.node_id 1\n"));
+    CHECK(parse(&c, "cluster.engine redis://127.0.0.1:6379\ntracker.udp_secret_file /k\ncluster.node_id 1\n"));
     CHECK(!config_validate(&c, err, sizeof err) && has(err, "cluster.nodes"));
-    CHECK(parse(&c, "cluster.engine redis://127.0.0.1:6379\ncluster.node_id 4\n"
+    CHECK(parse(&c, "cluster.engine redis://127.0.0.1:6379\ntracker.udp_secret_file /k\ncluster.node_id 4\n"
                     "cluster.nodes 1,2,3\n"));
     CHECK(!config_validate(&c, err, sizeof err) && has(err, "not in cluster.nodes"));
-    CHECK(parse(&c, "cluster.engine redis://127.0.0.1:6379\ncluster.node_id 1\n"
+    CHECK(parse(&c, "cluster.engine redis://127.0.0.1:6379\ntracker.udp_secret_file /k\ncluster.node_id 1\n"
                     "cluster.nodes 1\ncluster.outage_buffer 1k\n"));
     CHECK(!config_validate(&c, err, sizeof err) && has(err, "cluster.outage_buffer"));
 #endif
