@@ -37,6 +37,16 @@ ALL_CFLAGS := $(BASE_CFLAGS) $(VCFLAGS) $(CFLAGS)
 ALL_LDFLAGS := -pthread $(filter -fsanitize=%,$(VCFLAGS)) $(LDFLAGS)
 LIBS := -lz
 
+# hiredis (cluster mode only) is optional: found by a test compile (works with or without
+# pkg-config), or forced off with HIREDIS=0. Without it swarmd builds standalone and a
+# cluster.engine setting is a start-up error.
+HIREDIS ?= $(shell printf '\043include <hiredis/hiredis.h>\nint main(void){redisContext *c = redisConnectFd(0); return c == 0;}\n' | \
+	$(CC) -x c - -o /dev/null -lhiredis >/dev/null 2>&1 && echo 1 || echo 0)
+ifeq ($(HIREDIS),1)
+ALL_CFLAGS += -DSWARMD_HAVE_HIREDIS=1
+LIBS += -lhiredis
+endif
+
 LIB_SRC := $(filter-out src/main.c src/net/loop_%.c,$(wildcard src/*.c src/*/*.c)) \
 	src/net/loop_$(LOOP_BACKEND).c
 LIB_OBJ := $(LIB_SRC:%.c=$(O)/%.o)

@@ -1,7 +1,7 @@
 /* shard.h - one shard's innards, lent to the store's side modules (store/ only).
  *
- * store.c owns the shards; snapshot.c (state file export/import) walks them through these
- * few calls instead of seeing struct store. store_shard_lock returns the shard's table and
+ * store.c owns the shards; snapshot.c (state file export/import) and remote.c (cluster
+ * deltas) reach them through these few calls instead of seeing struct store. store_shard_lock returns the shard's table and
  * tally with its mutex held; the caller must call store_shard_unlock with the same index
  * and must not call any other store function in between. */
 #ifndef SWARMD_STORE_SHARD_H
@@ -21,5 +21,8 @@ void store_shard_unlock(store_t *s, unsigned i);
 const uint8_t *store_hash_key(const store_t *s);
 uint32_t store_peer_timeout(const store_t *s);
 uint32_t store_torrent_keep(const store_t *s);
+/* The caps as store_announce applies them (for remote.c): may a torrent be created (t NULL),
+ * or a new peer join t? Called with the shard locked. */
+enum store_refusal store_cap_check(store_t *s, const struct torrent *t);
 
 #endif

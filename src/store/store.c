@@ -280,7 +280,7 @@ bool store_announce(store_t *s, const struct store_announce_in *in, struct store
 
     if (in->event == EVENT_STOPPED) {
         if (t) {
-            torrent_del(t, &in->peer, &sh->tl);
+            out->publish = torrent_del(t, &in->peer, &sh->tl) && in->publish_renew;
             t->active = in->now;
             torrent_counts(t, &out->counts);
             /* Nothing left worth keeping: no peers and nothing ever completed. */
@@ -302,6 +302,13 @@ bool store_announce(store_t *s, const struct store_announce_in *in, struct store
         }
         created = true;
     }
+    /* The previous announce's age, read before torrent_put refreshes the stamp. */
+    uint32_t age = 0;
+    if (in->publish_renew && !created) {
+        uint32_t i = torrent_find_peer(t, &in->peer);
+        if (i != PEER_NONE)
+            age = peer_age(t, in->peer.family != ADDR_V4, i, in->now);
+    }
     int prev;
     if (!torrent_put(t, &in->peer, in->seeder, in->now, &sh->tl, &prev)) {
         if (created)
@@ -311,8 +318,13 @@ bool store_announce(store_t *s, const struct store_announce_in *in, struct store
         return false;
     }
     /* Counted once per peer: a seeder re-sending completed does not count again. */
-    if (in->event == EVENT_COMPLETED && prev != 1)
+    if (in->event == EVENT_COMPLETED && prev != 1) {
         t->completed++;
+        out->completed_counted = true;
+    }
+    if (in->publish_renew)
+        out->publish = prev == -1 || prev != (int)in->seeder || out->completed_counted ||
+                       age >= in->publish_renew;
     t->active = in->now;
     torrent_counts(t, &out->counts);
     if (in->numwant)
@@ -520,3 +532,8 @@ void store_shard_unlock(store_t *s, unsigned i)
 const uint8_t *store_hash_key(const store_t *s) { return s->key; }
 uint32_t store_peer_timeout(const store_t *s) { return s->peer_timeout; }
 uint32_t store_torrent_keep(const store_t *s) { return s->torrent_keep; }
+
+enum store_refusal store_cap_check(store_t *s, const struct torrent *t)
+{
+    return t ? cap_new_peer(s, t) : cap_new_torrent(s);
+}

@@ -48,6 +48,9 @@ struct store_announce_in {
     uint32_t min_age;             /* announce-rate enforcement: a known peer re-announcing
                                    * (EVENT_NONE) within this many seconds of its last accepted
                                    * announce is not refreshed and gets no peers; 0 = off */
+    uint32_t publish_renew;       /* cluster mode: > 0 asks for out.publish (below), a known
+                                   * peer's re-announce counting as a change after this many
+                                   * seconds; 0 = standalone, nothing computed */
 };
 
 /* Why an announce was refused (nothing changed); STORE_OK when it was applied. */
@@ -64,6 +67,13 @@ struct store_announce_out {
     unsigned n4, n6;              /* packed peers written to out4 / out6 */
     enum store_refusal refused;   /* counts are the torrent's (zero if unknown), no peers */
     bool throttled;               /* min_age not reached: counts only, peer not refreshed */
+    /* Cluster mode (in.publish_renew > 0): whether the other nodes must hear of this announce:
+     * the peer is new here, its seeding state changed, it completed (counted here), it stopped
+     * (and was here), or its previous accepted announce is >= publish_renew seconds old.
+     * Never set for refused or throttled announces. completed_counted: completed += 1 happened
+     * (the delta carries the completed-event bit). */
+    bool publish;
+    bool completed_counted;
 };
 
 /* Apply one announce and choose peers for the reply, under one shard lock:
