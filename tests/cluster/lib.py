@@ -192,11 +192,11 @@ class Resp:
 # ---------------------------------------------------------------------------------------------
 # Redis
 
-# The per-node ACL of docs/cluster.md: append only to its own stream, read every node's
-# stream, own its lock key. {C} is the cluster name, N the node id.
+# The per-node ACL of docs/cluster.md (keep the two identical): append only to its own
+# stream, read every node's stream, own its lock key; exactly the commands swarmd sends
+# (AUTH and PING are in @connection). {C} is the cluster name, N the node id.
 ACL_RULES = ("resetkeys %R~swarmd:{{{C}}}:d:* %W~swarmd:{{{C}}}:d:{N} ~swarmd:{{{C}}}:lock:{N} "
-             "resetchannels -@all +@connection +xadd +xread +xlen +set +get +expire +del "
-             "+eval +evalsha")
+             "resetchannels -@all +@connection +xadd +xread +xlen +set +get +pttl")
 
 
 def acl_rules(cluster, node):
