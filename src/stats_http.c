@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/cluster.h"
 #include "forwarded.h"
 #include "metrics.h"
 #include "dashboard.h"
@@ -306,6 +307,8 @@ static enum http_action serve_stats(struct tracker_worker *w, const struct http_
         }
         top_text(&t, tl, mlen == 5 ? 10 : 100);
         free(tl);
+    } else if (word_is(mode, mlen, "cluster") && w->t->cluster) {
+        cluster_render(w->t->cluster, &t, false);
     } else if (word_is(mode, mlen, "everything")) {
         /* opentracker's tracker_id is a random number chosen at start; ours is derived from
          * the start time, which is as unique between restarts and needs no state. */
@@ -315,7 +318,7 @@ static enum http_action serve_stats(struct tracker_worker *w, const struct http_
         blob_unref(t.b);
         return send_small(req, out, 400,
                           "unknown mode (peer, torr, conn, scrp, udp4, tcp4, fscr, completed, "
-                          "herr, renew, version, top10, top100, everything, tpbs)\n");
+                          "herr, renew, version, top10, top100, everything, tpbs, cluster)\n");
     }
     struct blob *b = text_done(&t);
     if (!b)

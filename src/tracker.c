@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "caps.h"
+#include "cluster/cluster.h"
 #include "proto/udp.h"
 #include "util/clock.h"
 #include "util/rng.h"
@@ -119,9 +120,15 @@ const char *tracker_announce(struct tracker_worker *w, const struct announce_req
     if (cfg->enforce_min_interval)
         in.min_age = cfg->min_interval / 2 ? cfg->min_interval / 2 : 1;
 
+    if (w->t->cluster)
+        in.publish_renew = cluster_renew(w->t->cluster);
+
     struct store_announce_out res;
     if (!store_announce(w->t->store, &in, &res))
         return "tracker out of memory";
+    if (res.publish)
+        cluster_publish(w->t->cluster, w->id, req->info_hash, &in.peer,
+                        req->event == EVENT_STOPPED, in.seeder, res.completed_counted);
     if (res.refused) {
         caps_note_refusal(w, res.refused);
         return caps_reason(res.refused);

@@ -19,6 +19,7 @@
 #include "store/store.h"
 
 struct conn_limit;
+struct cluster;
 
 struct tracker {
     const struct config *cfg;
@@ -33,6 +34,9 @@ struct tracker {
     /* WebSocket tracker (NULL: none; set by main after init). It counts into stats block
      * nworkers, so t->stats has tracker_stat_blocks(t) blocks. */
     struct ws_tracker *ws;
+    /* Cluster mode (NULL: standalone; set by main before the workers start): announces the
+     * store marks "publish" go to the worker's delta ring. */
+    struct cluster *cluster;
 };
 
 /* Statistics blocks to sum: one per worker, then the WebSocket thread's when it runs. */

@@ -128,15 +128,13 @@ static void set_up(struct cluster *c, int *which, bool up, const char *why)
 {
     pthread_mutex_lock(&c->up_lock);
     __atomic_store_n(which, up, __ATOMIC_RELAXED);
-    int all = c->out_up && c->in_up;
-    if (all != c->logged_up) {
-        if (all)
-            log_info("cluster: engine up");
-        else if (c->logged_up == 1 || !up)
-            log_warn("cluster: engine down: %s", why ? why : "connecting");
-        c->logged_up = all || (!up) ? all : c->logged_up;
-        if (!up)
-            c->logged_up = 0;
+    bool all = c->out_up && c->in_up;
+    if (all && c->logged_up != 1) {
+        log_info("cluster: engine up");
+        c->logged_up = 1;
+    } else if (!all && !up && c->logged_up != 0) {
+        log_warn("cluster: engine down: %s", why ? why : "unknown");
+        c->logged_up = 0;
     }
     pthread_mutex_unlock(&c->up_lock);
 }
@@ -449,6 +447,8 @@ static void *out_main(void *arg)
     char err[256];
 
     c->boot = NULL;
+    if (e)
+        set_up(c, &c->out_up, true, NULL);
     c->tokens = c->cfg->cluster_publish_rate;
     c->tokens_ms = clock_now_ms();
     while (!stopping(c)) {

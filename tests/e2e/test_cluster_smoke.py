@@ -1,0 +1,202 @@
+"""Cluster mode smoke test (issue 9): two swarmd nodes sharing a Redis started here.
+
+A peer announced on node A (HTTP and UDP, IPv4 and IPv6) is returned by node B within 1 s, a
+stop and a completed event travel too, the cluster metrics appear (and only in cluster
+mode), a second node with the same id refuses to start, and a Redis restart is survived:
+both nodes keep answering, report the engine down, and sync again once it is back. The
+multi-node fault tests live in tests/cluster/; this one needs only loopback and redis-server
+(skipped when it is missing)."""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+from harness import (HAVE_V6, V4, V6, Daemon, Skip, TestFailure, check, eq, free_port,
+                     http_announce, http_request, http_scrape, peers_of, rand_hash,
+                     scrape_counts, UdpClient)
+
+REDIS = shutil.which("redis-server")
+
+
+class Redis:
+    def __init__(self, port=None):
+        self.port = port or free_port(socket.SOCK_STREAM, [V4])
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [REDIS, "--port", str(self.port), "--bind", V4, "--save", "", "--appendonly",
+             "no", "--daemonize", "no"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+        end = time.time() + 10
+        while time.time() < end:
+            try:
+                socket.create_connection((V4, self.port), timeout=0.2).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start on port %d" % self.port)
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def node_config(redis, node_id, secret):
+    return ("cluster.engine redis://127.0.0.1:%d\ncluster.node_id %d\ncluster.nodes 1,2\n"
+            "cluster.name smoke%d\ncluster.flush_ms 20\ntracker.interval 60\n"
+            "tracker.udp_secret_file %s\n" % (redis.port, node_id, redis.port, secret))
+
+
+def supports_secret(swarmd):
+    out = subprocess.run([swarmd, "--help"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    return b"tracker.udp_secret_file" in out.stdout
+
+
+def metrics(d):
+    r = http_request(d, "/metrics")
+    eq(r.status, 200, "/metrics status")
+    return r.body.decode()
+
+
+def metric(text, name):
+    m = re.search(r"^%s (\S+)$" % re.escape(name), text, re.M)
+    return float(m.group(1)) if m else None
+
+
+def wait_for(what, fn, limit):
+    end = time.time() + limit
+    last = None
+    while time.time() < end:
+        last = fn()
+        if last:
+            return last
+        time.sleep(0.02)
+    raise TestFailure("%s: not within %.1f s (last: %r)" % (what, limit, last))
+
+
+def run(runner, swarmd):
+    def T(name, fn, timeout=20):
+        runner.run("cluster smoke: " + name, fn, timeout)
+
+    if not REDIS:
+        runner.skip("cluster smoke: two nodes share peers", "no redis")
+        return
+    tmp = tempfile.mkdtemp(prefix="swarmd-e2e-cluster-")
+    secret = os.path.join(tmp, "udp_secret")
+    with open(secret, "w") as f:
+        f.write("00112233445566778899aabbccddeeff\n")
+    os.chmod(secret, 0o600)
+    if not supports_secret(swarmd):  # before the cluster-wide connection ids were merged
+        global node_config
+        full = node_config
+        node_config = lambda r, n, s: full(r, n, s).replace(
+            "tracker.udp_secret_file %s\n" % s, "")
+    redis = Redis().start()
+    servers = [redis]
+    a = Daemon(swarmd, ["-t", "2"], config_text=node_config(redis, 1, secret)).start()
+    b = Daemon(swarmd, ["-t", "2"], config_text=node_config(redis, 2, secret)).start()
+    runner.context = lambda: a.context() + "\n" + b.context()
+
+    def seen_on_b(h, port, host=V4):
+        def probe():
+            reply = http_announce(b, h, 40000 + port % 1000, host=host, left=0, numwant=50)
+            return port in [p for _, p in peers_of(reply)]
+        return probe
+
+    def http_v4():
+        h = rand_hash()
+        t0 = time.time()
+        http_announce(a, h, 7001)
+        wait_for("HTTP peer from A on B", seen_on_b(h, 7001), 1.0)
+        check(time.time() - t0 < 1.2, "took %.2f s" % (time.time() - t0))
+    T("an HTTP IPv4 announce on A is returned by B within 1 s", http_v4)
+
+    def udp_v4():
+        h = rand_hash()
+        ua = UdpClient(a)
+        ua.announce(h, 7002)
+
+        def probe():
+            ub = UdpClient(b)
+            try:
+                return 7002 in [p for _, p in ub.announce(h, 7003, left=0)["peers"]]
+            finally:
+                ub.close()
+        wait_for("UDP peer from A on B", probe, 1.0)
+        ua.close()
+    T("a UDP announce on A is returned over UDP by B within 1 s", udp_v4)
+
+    def http_v6():
+        if not HAVE_V6:
+            raise Skip("no IPv6 loopback")
+        h = rand_hash()
+        http_announce(a, h, 7004, host=V6)
+        wait_for("IPv6 peer from A on B", seen_on_b(h, 7004, host=V6), 1.0)
+    T("an IPv6 peer announced on A is returned by B within 1 s", http_v6)
+
+    def stop_and_completed():
+        h = rand_hash()
+        http_announce(a, h, 7005)
+        wait_for("peer on B", seen_on_b(h, 7005), 1.0)
+        http_announce(a, h, 7005, event="stopped")
+        wait_for("stopped peer gone from B",
+                 lambda: 7005 not in [p for _, p in peers_of(
+                     http_announce(b, h, 41000, left=0))], 1.0)
+        http_announce(a, h, 7006, left=0, event="completed")
+        wait_for("completed count on B",
+                 lambda: scrape_counts(http_scrape(b, [h]), h)[1] == 1, 1.0)
+        eq(scrape_counts(http_scrape(a, [h]), h)[1], 1, "completed on A")
+    T("stopped removes the peer on B, completed counts once on B", stop_and_completed)
+
+    def metrics_present():
+        mb = metrics(b)
+        eq(metric(mb, "swarmd_cluster_engine_up"), 1.0, "engine up on B")
+        applied = metric(mb, 'swarmd_cluster_applied_total{origin="1"}')
+        check(applied and applied >= 4, "B applied %r deltas from node 1" % applied)
+        check(metric(metrics(a), "swarmd_cluster_published_total") >= 4, "A published")
+        r = http_request(b, "/stats?mode=cluster")
+        eq(r.status, 200, "/stats?mode=cluster status")
+        check(b"swarmd_cluster_gaps_total 0" in r.body, "gaps line: %r" % r.body[:400])
+        s = Daemon(swarmd, ["-t", "1"]).start()
+        try:
+            check("swarmd_cluster_" not in metrics(s), "standalone /metrics has cluster lines")
+        finally:
+            s.stop()
+    T("cluster metrics in /metrics and /stats?mode=cluster, none standalone", metrics_present)
+
+    def duplicate_id():
+        d = Daemon(swarmd, ["-t", "1"], config_text=node_config(redis, 1, secret))
+        try:
+            d.start(attempts=1)
+        except RuntimeError:
+            pass
+        check(not d.alive(), "a second node 1 is running")
+        check("node id 1 is in use" in d.stderr_text(), "message: %s" % d.stderr_text())
+    T("a second node with the same node id refuses to start", duplicate_id)
+
+    def redis_restart():
+        redis.kill()
+        wait_for("engine down on A",
+                 lambda: metric(metrics(a), "swarmd_cluster_engine_up") == 0.0, 5.0)
+        h = rand_hash()
+        http_announce(a, h, 7007)          # still answered, queued in the outage buffer
+        check(metric(metrics(a), "swarmd_cluster_outage_buffer_bytes") is not None, "gauge")
+        servers.append(Redis(redis.port).start())
+        wait_for("peer announced during the outage on B", seen_on_b(h, 7007), 6.0)
+        wait_for("engine up again on B",
+                 lambda: metric(metrics(b), "swarmd_cluster_engine_up") == 1.0, 5.0)
+        check("cluster: engine down" in a.stderr_text(), "engine down logged")
+    T("Redis restarted empty: nodes serve meanwhile and sync again", redis_restart, 30)
+
+    a.stop_and_check(runner, "cluster smoke: node A exits cleanly")
+    b.stop_and_check(runner, "cluster smoke: node B exits cleanly")
+    for r in servers:
+        r.kill()
+    shutil.rmtree(tmp, ignore_errors=True)
