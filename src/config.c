@@ -119,6 +119,8 @@ static const struct key_def keys[] = {
      "honour ip=/ipv4=/ipv6= and the UDP ip field from anyone", NULL},
     {"tracker.user", KEY_PATH, FIELD(user), 0, 0, NULL, "NAME", "none",
      "after binding, switch to this user (-u)", NULL},
+    {"tracker.udp_secret_file", KEY_PATH, FIELD(udp_secret_file), 0, 0, NULL, "FILE",
+     "random", "UDP connection-id keys for all nodes (SIGHUP reloads)", NULL},
     {"tracker.rootdir", KEY_PATH, FIELD(rootdir), 0, 0, NULL, "DIR", "none",
      "after binding, chroot here; later paths are inside it (-d)", NULL},
     {"access.stats", KEY_NETLIST, FIELD(stats_nets), 0, 0, NULL, "NET", "loopback",
@@ -772,6 +774,13 @@ static bool config_validate_cluster(const struct config *c, char *err, size_t er
              "libhiredis-dev and rebuild for cluster mode)");
     return false;
 #endif
+    /* Every node must accept the connection ids the others hand out, so they need one key;
+     * a random key per node would make a client that moved between nodes fail. */
+    if (!c->udp_secret_file[0]) {
+        snprintf(err, errlen, "cluster.engine needs tracker.udp_secret_file (the UDP "
+                 "connection-id key shared by every node)");
+        return false;
+    }
     if (c->cluster_node_id == 0) {
         snprintf(err, errlen, "cluster.engine needs cluster.node_id");
         return false;

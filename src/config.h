@@ -78,6 +78,7 @@ struct config {
     bool trust_ip_param;              /* access.trust_ip_param: honour ip= from anyone */
     char user[64];                    /* tracker.user / -u: "" = stay as started */
     char rootdir[512];                /* tracker.rootdir / -d: "" = no chroot */
+    char udp_secret_file[512];        /* tracker.udp_secret_file: "" = random key */
 
     /* access.stats / -A: who may read /stats, /metrics, /dashboard; empty = loopback only. */
     struct netlist stats_nets;

@@ -25,6 +25,7 @@
 #include "stats.h"
 #include "store/store.h"
 #include "tracker.h"
+#include "udp_secret.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/log_syslog.h"
@@ -357,6 +358,14 @@ static bool daemon_start(struct daemon *d)
         return false;
     }
     d->tracker.access = &d->access;
+    /* After the chroot, like the access list: the path is inside tracker.rootdir. */
+    if (cfg->udp_secret_file[0]) {
+        if (!udp_secret_open(&d->tracker.connid, cfg->udp_secret_file, perr, sizeof perr)) {
+            log_error("%s", perr);
+            return false;
+        }
+        log_info("UDP connection ids: keys from %s", cfg->udp_secret_file);
+    }
     if (cfg->ws_enable) {
         struct ws_tracker_config wc = {
             .max_conns = cfg->ws_max_conns,
@@ -471,6 +480,7 @@ int main(int argc, char **argv)
             continue;
         if (sig == SIGHUP) {
             access_ctl_reload(&d.access);
+            udp_secret_reload(&d.tracker.connid);
             continue;
         }
         log_info("stopping (%s)", sig == SIGINT ? "SIGINT" : "SIGTERM");

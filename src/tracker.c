@@ -7,6 +7,7 @@
 #include "tracker.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "caps.h"
 #include "cluster/cluster.h"
@@ -25,7 +26,7 @@ bool tracker_init(struct tracker *t, const struct config *cfg, store_t *store,
     t->stats = stats;
     t->nworkers = nworkers;
     t->started = clock_now();
-    return connid_init(&t->connid);
+    return udp_secret_init_random(&t->connid);
 }
 
 void tracker_worker_init(struct tracker_worker *w, struct tracker *t, unsigned id)
@@ -35,6 +36,7 @@ void tracker_worker_init(struct tracker_worker *w, struct tracker *t, unsigned i
     w->id = id;
     w->stats = &t->stats[id];
     w->now = clock_now();
+    w->unix_now = (uint32_t)time(NULL);
     if (!rng_os_bytes(&w->rng, sizeof w->rng))
         w->rng = (uint64_t)id * 0x9e3779b97f4a7c15ULL ^ (uint64_t)clock_now_ms();
 }

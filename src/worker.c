@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "net/http_server.h"
 #include "net/loop.h"
@@ -46,6 +47,7 @@ static void on_tick(loop_t *loop, void *ctx)
 {
     struct worker *w = ctx;
     w->tw->now = clock_now();
+    w->tw->unix_now = (uint32_t)time(NULL);
     access_ctl_quiesce(w->tw->t->access, w->id); /* between requests: holds no list */
     if (__atomic_load_n(&stop_requested, __ATOMIC_RELAXED))
         loop_stop(loop);
@@ -70,6 +72,7 @@ static void *worker_main(void *arg)
     struct worker *w = arg;
     worker_block_signals();
     w->tw->now = clock_now();
+    w->tw->unix_now = (uint32_t)time(NULL);
     loop_run(w->loop);
     return NULL;
 }

@@ -642,6 +642,34 @@ TEST(operator_keys)
     CHECK(has(err, "access.whitelist and access.blacklist are both set"));
 }
 
+/* tracker.udp_secret_file: a path like the access lists; cluster mode cannot start without
+ * it, because every node must accept the connection ids the others hand out. */
+TEST(udp_secret_file)
+{
+    struct config c;
+    CHECK(parse(&c, "tracker.udp_secret_file /etc/swarmd/udp_secret\n"));
+    CHECK_STR(c.udp_secret_file, "/etc/swarmd/udp_secret");
+    CHECK(config_validate(&c, err, sizeof err));
+    CHECK(parse(&c, "tracker.interval 60\n"));
+    CHECK_STR(c.udp_secret_file, "");
+    CHECK_EQ_INT(ARGS(&c, "-o", "tracker.udp_secret_file=/k"), CONFIG_ARGS_RUN);
+    CHECK_STR(c.udp_secret_file, "/k");
+
+    const char *cluster = "cluster.engine redis://127.0.0.1:6379\ncluster.node_id 1\n"
+                          "cluster.nodes 1,2\n";
+    CHECK(parse(&c, cluster));
+    CHECK(!config_validate(&c, err, sizeof err));
+#ifdef SWARMD_HAVE_HIREDIS
+    CHECK(has(err, "cluster.engine needs tracker.udp_secret_file"));
+    char text[256];
+    snprintf(text, sizeof text, "%stracker.udp_secret_file /k\n", cluster);
+    CHECK(parse(&c, text));
+    CHECK(config_validate(&c, err, sizeof err));
+#else
+    CHECK(has(err, "built without hiredis"));
+#endif
+}
+
 static void print_help(void *arg)
 {
     (void)arg;
@@ -834,6 +862,7 @@ int main(void)
     RUN(flag_forms);
     RUN(flag_errors);
     RUN(help_and_version);
+    RUN(udp_secret_file);
     RUN(file_and_precedence);
     RUN(stats_helpers);
     return CHECK_DONE();
