@@ -83,6 +83,18 @@ def enter_namespace(argv):
     return None
 
 
+def _die_with_parent():
+    """preexec_fn: the child gets SIGKILL when the suite dies, whatever kills it, so no
+    Redis or swarmd outlives a run (PR_SET_PDEATHSIG = 1)."""
+    import ctypes
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
+
+
+def spawn(cmd, **kw):
+    kw.setdefault("stdin", subprocess.DEVNULL)
+    return subprocess.Popen(cmd, preexec_fn=_die_with_parent, **kw)
+
+
 def nft(script):
     """Apply an nftables script inside the namespace; raises on failure."""
     r = subprocess.run(["nft", "-f", "-"], input=script.encode(), stdout=subprocess.PIPE,
@@ -224,8 +236,8 @@ class Redis:
                                                         acl_rules(cluster, k)))
 
     def start(self, limit=5.0):
-        self.proc = subprocess.Popen(["redis-server", self.conf], stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = spawn(["redis-server", self.conf], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
         end = time.time() + limit
         while time.time() < end:
             try:
@@ -339,8 +351,7 @@ class Node:
 
     def start(self, limit=10.0):
         self.err = open(self.errpath, "ab")
-        self.proc = subprocess.Popen([self.binary, "-f", self.config], stdin=subprocess.DEVNULL,
-                                     stdout=self.err, stderr=self.err)
+        self.proc = spawn([self.binary, "-f", self.config], stdout=self.err, stderr=self.err)
         end = time.time() + limit
         while time.time() < end:
             if self.proc.poll() is not None:

@@ -90,10 +90,9 @@ class Cluster:
 
     def load(self, seconds, targets):
         """Start tests/cluster/load.py; returns the Popen (read its JSON with finish_load)."""
-        p = subprocess.Popen([sys.executable, LOAD, json.dumps({"seconds": seconds,
-                                                                "targets": targets})],
-                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE)
+        p = lib.spawn([sys.executable, LOAD, json.dumps({"seconds": seconds,
+                                                          "targets": targets})],
+                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.children.append(p)
         return p
 
