@@ -38,7 +38,7 @@
  * looks again this much later: if its TTL went up or barely down, the owner lives. */
 #define LOCK_PROBE_MS 2200
 #define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 2000
+#define BACKOFF_MAX_MS 500 /* after a partition heals, the next try comes within ~timeout_ms + 0.5 s */
 #define PIPELINE_MAX 32
 #define XREAD_COUNT "64"
 #define POSITIONS_EVERY_MS 5000
