@@ -447,6 +447,7 @@ static void *out_main(void *arg)
     char err[256];
 
     c->boot = NULL;
+    pthread_setname_np(pthread_self(), "swarmd-sync-out"); /* for top -H and make bench */
     if (e)
         set_up(c, &c->out_up, true, NULL);
     c->tokens = c->cfg->cluster_publish_rate;
@@ -665,6 +666,7 @@ static void *in_main(void *arg)
     struct cluster *c = arg;
     engine_t *e = NULL;
     unsigned backoff = BACKOFF_MIN_MS;
+    pthread_setname_np(pthread_self(), "swarmd-sync-in");
     uint64_t last_save = clock_now_ms();
     char err[256], block[16];
     size_t max_recs = c->cfg->cluster_batch_bytes; /* generous: any valid batch has fewer */
