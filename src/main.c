@@ -32,6 +32,9 @@
 #include "ws_tracker.h"
 
 #define HOUSEKEEPING_TICK_MS 100
+/* SIGTERM/SIGINT: longest time spent finishing in-flight replies, so that swarmd exits
+ * within a second (plus the final snapshot) even when a client stops reading. */
+#define SHUTDOWN_DRAIN_MS 900
 #define TORRENT_KEEP_SECONDS 86400
 
 static unsigned usable_cpus(void)
@@ -255,7 +258,16 @@ struct daemon {
 
 static void daemon_stop(struct daemon *d)
 {
-    worker_request_stop();
+    /* A drain: workers and the WebSocket thread finish what they had received, together,
+     * by one deadline. Once no worker watches a listening socket any more, closing them
+     * makes the kernel refuse new connections (and UDP answer with port-unreachable)
+     * while the replies in flight are still being written. */
+    uint64_t deadline = clock_now_ms() + SHUTDOWN_DRAIN_MS;
+    worker_request_stop(deadline);
+    ws_tracker_drain(d->ws, deadline);
+    for (unsigned i = 0; i < d->nstarted; i++)
+        worker_wait_released(d->workers[i]);
+    sockets_close(&d->socks);
     for (unsigned i = 0; i < d->nstarted; i++)
         worker_join(d->workers[i]);
     d->nstarted = 0;
@@ -280,7 +292,6 @@ static void daemon_stop(struct daemon *d)
     free(d->stats);
     free(d->workers);
     free(d->wsocks);
-    sockets_close(&d->socks);
 }
 
 static bool daemon_start(struct daemon *d)

@@ -36,6 +36,7 @@
 #endif
 
 #define WS_TICK_MS 100
+#define WS_DRAIN_TICK_MS 5 /* while draining: stop soon after the last connection closes */
 #define WS_STRIPES 16
 #define WS_RBUF_CAP (WS_MAX_MESSAGE + WS_FRAME_HEADER_MAX + 16384)
 #define WS_OUT_CAP (WS_MAX_MESSAGE + 1024) /* one reply; relayed messages are smaller */
@@ -102,6 +103,8 @@ struct ws_tracker {
     pthread_t thread;
     bool started;
     int stop;                  /* atomic */
+    uint64_t drain_deadline;   /* atomic; 0: serving, else going away by then (clock_now_ms) */
+    bool draining;             /* this thread has sent every connection its close frame */
     int wake[2];               /* pipe: hand-over notifications */
     struct loop_watch wake_watch;
     pthread_mutex_t hand_lock;
@@ -938,6 +941,8 @@ static void adopt_one(struct ws_tracker *ws, struct hand_item *h)
         memcpy(ws->rbuf, h->data + h->out_len, h->in_len);
         conn_consume(ws, c, h->in_len);
     }
+    if (ws->draining) /* upgraded during the shutdown: answered what it sent, now goes away */
+        conn_close_with(ws, c, WS_CLOSE_GOING_AWAY);
 }
 
 static void on_wake(loop_t *loop, struct loop_watch *w, int events)
@@ -1038,8 +1043,25 @@ static void on_tick(loop_t *loop, void *ctx)
     ws->now_ms = clock_now_ms();
     ws->tw->now = clock_now();
     access_ctl_quiesce(ws->t->access, ws->stats_id);
+    uint64_t deadline = __atomic_load_n(&ws->drain_deadline, __ATOMIC_RELAXED);
+    if (deadline && !ws->draining) {
+        /* Shutting down: every connection gets its queued output, then a close frame
+         * (1001 "going away"), and is closed once that is written. */
+        ws->draining = true;
+        for (struct ws_conn *c = ws->conns, *next; c; c = next) {
+            next = c->next;
+            conn_close_with(ws, c, WS_CLOSE_GOING_AWAY);
+        }
+        reap(ws);
+        loop_set_tick(loop, WS_DRAIN_TICK_MS, on_tick, ws);
+    }
     if (__atomic_load_n(&ws->stop, __ATOMIC_RELAXED)) {
-        loop_stop(loop);
+        /* The HTTP workers have stopped: no hand-over can arrive any more. */
+        pthread_mutex_lock(&ws->hand_lock);
+        bool handing = ws->hand_head != NULL;
+        pthread_mutex_unlock(&ws->hand_lock);
+        if (!deadline || ws->now_ms >= deadline || (!ws->conns && !handing))
+            loop_stop(loop);
         return;
     }
     /* Idle connections: a full walk once a second (the list is capped by max_conns). */
@@ -1148,6 +1170,12 @@ struct ws_tracker *ws_tracker_start(struct tracker *t, unsigned stats_id,
     }
     ws->started = true;
     return ws;
+}
+
+void ws_tracker_drain(struct ws_tracker *ws, uint64_t deadline_ms)
+{
+    if (ws)
+        __atomic_store_n(&ws->drain_deadline, deadline_ms ? deadline_ms : 1, __ATOMIC_RELAXED);
 }
 
 void ws_tracker_stop(struct ws_tracker *ws)
