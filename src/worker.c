@@ -2,7 +2,7 @@
  *
  * Everything a worker needs is built by worker_start in the calling thread (so failures are
  * reported synchronously) and then used only by the worker's own thread. The shared pieces
- * are the stop deadline, set by the main thread and polled by every worker's 100 ms tick,
+ * are the stop deadline, set by the main thread and polled by every worker every 20 ms,
  * and each worker's "released" flag, which tells the main thread that the worker no longer
  * watches its listening sockets (so they can be closed: new connections are then refused).
  *
@@ -27,7 +27,8 @@
 #include "ws_tracker.h"
 
 #define WORKER_TICK_MS 100
-#define WORKER_DRAIN_TICK_MS 5 /* while draining: notice the last connection closing soon */
+#define WORKER_STOP_POLL_MS 20  /* how soon a stop request is noticed (the HTTP timer's pace) */
+#define WORKER_DRAIN_TICK_MS 5  /* while draining: notice the last connection closing soon */
 
 struct worker {
     pthread_t thread;
@@ -41,6 +42,7 @@ struct worker {
     unsigned n_http;
     bool draining;
     int released; /* atomic: the listening sockets are no longer watched */
+    struct loop_timer stop_poll;
 };
 
 /* 0: serving; otherwise the clock_now_ms() by which every worker must have stopped. A
@@ -60,11 +62,9 @@ static unsigned open_conns(const struct worker *w)
     return n;
 }
 
-static void on_tick(loop_t *loop, void *ctx)
+static void on_stop_poll(loop_t *loop, void *ctx)
 {
     struct worker *w = ctx;
-    w->tw->now = clock_now();
-    access_ctl_quiesce(w->tw->t->access, w->id); /* between requests: holds no list */
     uint64_t deadline = __atomic_load_n(&stop_deadline_ms, __ATOMIC_RELAXED);
     if (!deadline)
         return;
@@ -75,7 +75,8 @@ static void on_tick(loop_t *loop, void *ctx)
         for (unsigned i = 0; i < w->n_http; i++)
             http_server_drain(w->http[i]);
         __atomic_store_n(&w->released, 1, __ATOMIC_RELEASE);
-        loop_set_tick(loop, WORKER_DRAIN_TICK_MS, on_tick, w);
+        loop_timer_del(loop, &w->stop_poll);
+        loop_timer_add(loop, &w->stop_poll, WORKER_DRAIN_TICK_MS, on_stop_poll, w);
     }
     unsigned left = open_conns(w);
     if (left && clock_now_ms() < deadline)
@@ -84,6 +85,14 @@ static void on_tick(loop_t *loop, void *ctx)
         log_info("worker %u: shutdown deadline reached, cutting %u connection%s", w->id, left,
                  left == 1 ? "" : "s");
     loop_stop(loop);
+}
+
+static void on_tick(loop_t *loop, void *ctx)
+{
+    (void)loop;
+    struct worker *w = ctx;
+    w->tw->now = clock_now();
+    access_ctl_quiesce(w->tw->t->access, w->id); /* between requests: holds no list */
 }
 
 void worker_block_signals(void)
@@ -173,6 +182,7 @@ struct worker *worker_start(struct tracker *t, unsigned id, const struct worker_
         w->n_http++;
     }
     loop_set_tick(w->loop, WORKER_TICK_MS, on_tick, w);
+    loop_timer_add(w->loop, &w->stop_poll, WORKER_STOP_POLL_MS, on_stop_poll, w);
 
     int e = pthread_create(&w->thread, NULL, worker_main, w);
     if (e) {

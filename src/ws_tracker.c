@@ -911,6 +911,8 @@ static void conn_event(loop_t *loop, struct loop_watch *w, int events)
 
 /* ---- hand-over ---- */
 
+static void drain_begin(struct ws_tracker *ws);
+
 static void adopt_one(struct ws_tracker *ws, struct hand_item *h)
 {
     struct ws_conn *c = calloc(1, sizeof *c);
@@ -957,6 +959,7 @@ static void on_wake(loop_t *loop, struct loop_watch *w, int events)
     struct hand_item *h = ws->hand_head;
     ws->hand_head = ws->hand_tail = NULL;
     pthread_mutex_unlock(&ws->hand_lock);
+    drain_begin(ws); /* before adopting: connections handed over now close after answering */
     while (h) {
         struct hand_item *next = h->next;
         adopt_one(ws, h);
@@ -964,6 +967,14 @@ static void on_wake(loop_t *loop, struct loop_watch *w, int events)
         h = next;
     }
     reap(ws);
+}
+
+/* Wake the thread (any thread). A full pipe already holds a wake-up: nothing is lost. */
+static void wake(struct ws_tracker *ws)
+{
+    uint8_t one = 1;
+    ssize_t r = write(ws->wake[1], &one, 1);
+    (void)r;
 }
 
 bool ws_tracker_adopt(void *ctx, int fd, const struct peer_addr *peer, const uint8_t *pre_out,
@@ -999,12 +1010,8 @@ bool ws_tracker_adopt(void *ctx, int fd, const struct peer_addr *peer, const uin
         ws->hand_head = h;
     ws->hand_tail = h;
     pthread_mutex_unlock(&ws->hand_lock);
-    if (was_empty) {
-        uint8_t one = 1;
-        /* A full pipe already holds a wake-up: nothing is lost. */
-        ssize_t r = write(ws->wake[1], &one, 1);
-        (void)r;
-    }
+    if (was_empty)
+        wake(ws);
     return true;
 }
 
@@ -1037,6 +1044,24 @@ enum http_action ws_serve_upgrade(struct tracker_worker *w, const struct http_re
 
 /* ---- the thread ---- */
 
+static void on_tick(loop_t *loop, void *ctx);
+
+/* Once ws_tracker_drain was called (seen on the wake-up it sends, or a tick): every
+ * connection gets its queued output, then a close frame (1001 "going away"), and is closed
+ * once that is written; the tick then runs often, to stop soon after the last one. */
+static void drain_begin(struct ws_tracker *ws)
+{
+    if (ws->draining || !__atomic_load_n(&ws->drain_deadline, __ATOMIC_RELAXED))
+        return;
+    ws->draining = true;
+    for (struct ws_conn *c = ws->conns, *next; c; c = next) {
+        next = c->next;
+        conn_close_with(ws, c, WS_CLOSE_GOING_AWAY);
+    }
+    reap(ws);
+    loop_set_tick(ws->loop, WS_DRAIN_TICK_MS, on_tick, ws);
+}
+
 static void on_tick(loop_t *loop, void *ctx)
 {
     struct ws_tracker *ws = ctx;
@@ -1044,17 +1069,7 @@ static void on_tick(loop_t *loop, void *ctx)
     ws->tw->now = clock_now();
     access_ctl_quiesce(ws->t->access, ws->stats_id);
     uint64_t deadline = __atomic_load_n(&ws->drain_deadline, __ATOMIC_RELAXED);
-    if (deadline && !ws->draining) {
-        /* Shutting down: every connection gets its queued output, then a close frame
-         * (1001 "going away"), and is closed once that is written. */
-        ws->draining = true;
-        for (struct ws_conn *c = ws->conns, *next; c; c = next) {
-            next = c->next;
-            conn_close_with(ws, c, WS_CLOSE_GOING_AWAY);
-        }
-        reap(ws);
-        loop_set_tick(loop, WS_DRAIN_TICK_MS, on_tick, ws);
-    }
+    drain_begin(ws);
     if (__atomic_load_n(&ws->stop, __ATOMIC_RELAXED)) {
         /* The HTTP workers have stopped: no hand-over can arrive any more. */
         pthread_mutex_lock(&ws->hand_lock);
@@ -1174,8 +1189,10 @@ struct ws_tracker *ws_tracker_start(struct tracker *t, unsigned stats_id,
 
 void ws_tracker_drain(struct ws_tracker *ws, uint64_t deadline_ms)
 {
-    if (ws)
-        __atomic_store_n(&ws->drain_deadline, deadline_ms ? deadline_ms : 1, __ATOMIC_RELAXED);
+    if (!ws)
+        return;
+    __atomic_store_n(&ws->drain_deadline, deadline_ms ? deadline_ms : 1, __ATOMIC_RELAXED);
+    wake(ws);
 }
 
 void ws_tracker_stop(struct ws_tracker *ws)
@@ -1184,6 +1201,7 @@ void ws_tracker_stop(struct ws_tracker *ws)
         return;
     if (ws->started) {
         __atomic_store_n(&ws->stop, 1, __ATOMIC_RELAXED);
+        wake(ws);
         pthread_join(ws->thread, NULL);
     }
     ws_free(ws);
