@@ -26,7 +26,10 @@ from harness import (V4, Daemon, HttpConn, TestFailure, UdpClient, announce_targ
 
 NTORRENTS = 100000
 DRAIN_BOUND = 1.0  # seconds from the signal to the exit, without the final snapshot
-SLACK = 0.35       # Python's own latency on a loaded machine (and ASan builds)
+SLACK = 0.35       # Python's own latency on a loaded machine
+# An ASan build's leak check at exit scans the whole heap (100k torrents here) after swarmd is
+# done: allow for it rather than measure the sanitizer.
+ASAN_SLACK = 2.0
 
 
 def state_file(path, n):
@@ -117,6 +120,7 @@ def run(runner, swarmd):
 
 
 def _run(T, runner, swarmd, tmp, master):
+    slack = SLACK + (ASAN_SLACK if "/asan/" in swarmd else 0.0)
     counter = [0]
     full = {}
 
@@ -143,7 +147,7 @@ def _run(T, runner, swarmd, tmp, master):
         if rc is None:
             raise TestFailure("no exit within 5 s of %s" % sig.name)
         eq(rc, 0, "exit status after %s" % sig.name)
-        bound = DRAIN_BOUND + SLACK + (saved_seconds(d) if snapshot else 0.0)
+        bound = DRAIN_BOUND + slack + (saved_seconds(d) if snapshot else 0.0)
         check(elapsed <= bound, "exit %.2f s after %s (bound %.2f s)"
               % (elapsed, sig.name, bound))
         return elapsed
