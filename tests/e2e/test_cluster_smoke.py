@@ -164,6 +164,9 @@ def run(runner, swarmd):
         r = http_request(b, "/stats?mode=cluster")
         eq(r.status, 200, "/stats?mode=cluster status")
         check(b"swarmd_cluster_gaps_total 0" in r.body, "gaps line: %r" % r.body[:400])
+        r = http_request(b, "/stats?mode=everything")
+        check(b"<cluster><![CDATA[\nswarmd_cluster_engine_up 1\n" in r.body and
+              r.body.rstrip().endswith(b"]]></cluster>\n</stats>"), "everything: %r" % r.body[-300:])
         s = Daemon(swarmd, ["-t", "1"]).start()
         try:
             check("swarmd_cluster_" not in metrics(s), "standalone /metrics has cluster lines")
