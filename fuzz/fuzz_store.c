@@ -6,13 +6,16 @@
  * vector growth and shrinking); scrapes and full walks; time steps followed by a full expiry
  * sweep. A plain-array model of the same swarms predicts every count, and every reply's peers
  * are checked: the right number, distinct, present, never the announcer, leechers first for a
- * seeder. store_check runs after every operation; any mismatch aborts. */
+ * seeder. Cluster mode is in it too: announces may ask for the publish decision (checked
+ * against the model's rule), and batches of remote deltas go through store_apply_remote.
+ * store_check runs after every operation; any mismatch aborts. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/remote.h"
 #include "store/store.h"
 
 #define NH 8
@@ -173,9 +176,11 @@ static void check_peers(const struct mtorrent *t, int fam, const uint8_t *out, u
 }
 
 static void do_announce(unsigned h, int fam, unsigned idx, enum announce_event ev, bool seeder,
-                        unsigned numwant, bool both)
+                        unsigned numwant, bool both, uint32_t renew)
 {
     struct mtorrent *t = &F.m[h];
+    const struct mpeer before = t->p[fam][idx];
+    bool was = t->exists && before.present;
     struct store_announce_in in = {
         .info_hash = F.hashes[h],
         .peer = make_addr(fam, idx),
@@ -187,10 +192,22 @@ static void do_announce(unsigned h, int fam, unsigned idx, enum announce_event e
         .out4 = F.out4,
         .out6 = F.out6,
         .rng = &F.rng,
+        .publish_renew = renew,
     };
     struct store_announce_out out;
     if (!store_announce(F.s, &in, &out))
         fail("store_announce failed");
+
+    /* The publish decision, as store.h states it (time only moves in do_expire, which drops
+     * peers older than the timeout, so the model's ages are exact). */
+    bool want = false;
+    if (renew && ev == EVENT_STOPPED)
+        want = was;
+    else if (renew)
+        want = !was || before.seeder != seeder || (ev == EVENT_COMPLETED && !before.seeder) ||
+               F.now - before.t >= renew;
+    if (out.publish != want)
+        fail("publish decision differs from the model");
 
     /* The model. */
     if (ev == EVENT_STOPPED) {
@@ -228,6 +245,44 @@ static void do_announce(unsigned h, int fam, unsigned idx, enum announce_event e
                 seeder);
     check_peers(t, !fam, fam == 0 ? F.out6 : F.out4, fam == 0 ? out.n6 : out.n4, got_other, -1,
                 seeder);
+}
+
+/* A batch of remote deltas: n records walking over hashes, families and peers. */
+static void do_remote(uint8_t a, uint8_t b, uint8_t c)
+{
+    static struct store_remote_rec r[32];
+    unsigned n = (c & 31) + 1;
+    for (unsigned i = 0; i < n; i++) {
+        unsigned h = (a + i) & 7, idx = (b + i * 53u) % NPEERS;
+        int fam = ((b >> 4) + i) & 1;
+        memset(&r[i], 0, sizeof r[i]);
+        memcpy(r[i].info_hash, F.hashes[h], INFO_HASH_LEN);
+        r[i].peer = make_addr(fam, idx);
+        r[i].stop = ((a >> 3) + i) % 4 == 0;
+        r[i].seeder = ((c >> 5) + i) & 1;
+        r[i].completed = !r[i].stop && ((a >> 6) + i) % 3 == 0;
+
+        struct mtorrent *t = &F.m[h];
+        if (r[i].stop) {
+            if (t->exists) {
+                model_set(t, fam, idx, false, false);
+                t->active = F.now;
+                if (t->n[0] + t->n[1] == 0 && t->completed == 0)
+                    t->exists = false;
+            }
+            continue;
+        }
+        if (!t->exists) {
+            memset(t, 0, sizeof *t);
+            t->exists = true;
+        }
+        t->completed += r[i].completed;
+        model_set(t, fam, idx, true, r[i].seeder);
+        t->active = F.now;
+    }
+    uint8_t res[32];
+    if (store_apply_remote(F.s, r, n, F.now, res) != n)
+        fail("store_apply_remote refused records without caps");
 }
 
 static void do_expire(uint32_t delta)
@@ -327,10 +382,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 2:
         case 3:
             do_announce(h, fam, b, (enum announce_event)((a >> 4) & 3), (a >> 6) & 1, c,
-                        (a >> 7) & 1);
+                        (a >> 7) & 1, (op & 8) ? 1 + ((op >> 4) & 15) * 8u : 0);
             break;
         case 4:
-            do_scrape(h);
+            if (op & 8)
+                do_remote(a, b, c);
+            else
+                do_scrape(h);
             break;
         case 5:
             do_expire((uint32_t)b | (uint32_t)(op >> 6) << 8);
@@ -339,12 +397,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             for (unsigned i = 0; i < b; i++) {
                 unsigned idx = (c + i * 37u) % NPEERS;
                 do_announce(h, fam, idx, (a >> 4) & 1 ? EVENT_STARTED : EVENT_NONE,
-                            (i >> ((a >> 5) & 3)) & 1, (op >> 3) & 31, (a >> 7) & 1);
+                            (i >> ((a >> 5) & 3)) & 1, (op >> 3) & 31, (a >> 7) & 1, 0);
             }
             break;
         default: /* a burst of stops */
             for (unsigned i = 0; i < b; i++)
-                do_announce(h, fam, (c + i * 37u) % NPEERS, EVENT_STOPPED, false, 0, false);
+                do_announce(h, fam, (c + i * 37u) % NPEERS, EVENT_STOPPED, false, 0, false,
+                            (op & 8) ? 30 : 0);
             break;
         }
         check_store();

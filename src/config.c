@@ -144,7 +144,7 @@ static const struct key_def keys[] = {
     {"cluster.batch_bytes", KEY_UINT, FIELD(cluster_batch_bytes), 1024, 1048576, "bytes",
      "BYTES", "16384", "largest batch of peer deltas", NULL},
     {"cluster.retention", KEY_UINT, FIELD(cluster_retention), 100, 100000000, "an entry count",
-     "N", "100000", "batches kept in this node's stream (MAXLEN ~)", NULL},
+     "N", "100000", "batches kept in the own stream", NULL},
     {"cluster.outage_buffer", KEY_SIZE, FIELD(cluster_outage_buffer), 0, 1ULL << 34, "bytes",
      "BYTES", "16M", "batches kept while the engine is down (k/M/G suffix)", NULL},
     {"cluster.sync_renew", KEY_UINT, FIELD(cluster_sync_renew), 1, 86400, "seconds", "SEC",
@@ -152,7 +152,7 @@ static const struct key_def keys[] = {
     {"cluster.bind", KEY_ADDR, FIELD(cluster_bind), 0, 0, NULL, "ADDR", "any",
      "source address of the engine connection", NULL},
     {"cluster.publish_rate", KEY_UINT, FIELD(cluster_publish_rate), 0, 100000000,
-     "deltas per second", "N", "100000", "most deltas this node publishes per second (0: no cap)",
+     "deltas per second", "N", "100000", "deltas/s published at most (0: no cap)",
      NULL},
     {"cluster.timeout_ms", KEY_UINT, FIELD(cluster_timeout_ms), 100, 60000, "milliseconds", "MS",
      "1000", "time limit of every engine call", NULL},
@@ -396,11 +396,18 @@ static bool set_engine(struct config *c, const char *value, char *msg, size_t ca
             goto bad;
     }
     if (*end == ':') {
-        if (!parse_port(end + 1, &port) || port == 0)
+        char num[8];
+        size_t plen = strcspn(end + 1, "/");
+        if (plen == 0 || plen >= sizeof num)
             goto bad;
-    } else if (*end && strcmp(end, "/") != 0) {
-        goto bad;
+        memcpy(num, end + 1, plen);
+        num[plen] = '\0';
+        if (!parse_port(num, &port) || port == 0)
+            goto bad;
+        end += 1 + plen;
     }
+    if (*end && strcmp(end, "/") != 0) /* no database number or options: one keyspace */
+        goto bad;
     memcpy(c->cluster_engine, value, strlen(value) + 1);
     memcpy(c->cluster_host, h, hlen);
     c->cluster_host[hlen] = '\0';

@@ -75,6 +75,14 @@ struct store_announce_out {
     bool publish;
     bool completed_counted;
 };
+/* There is no per-peer "came from the bus" bit (CLUSTER.md suggests one): a v4 peer is packed
+ * into 64 bits (address 32 | port 16 | stamp 15 | seeder 1, torrent.h) with none to spare,
+ * and nothing needs it. Deltas from the bus never ask for publication (store_apply_remote
+ * does not compute it), so they cannot echo. A peer that moved from node A to node B is known
+ * to B only through A's deltas, whose stamp is the time B applied A's last one; B publishes
+ * the peer's first announce that comes >= publish_renew after that, and cluster mode caps
+ * publish_renew at interval / 2, so at the latest the peer's next regular announce to B is
+ * published, well inside the peer timeout of the copies on the other nodes. */
 
 /* Apply one announce and choose peers for the reply, under one shard lock:
  * - EVENT_STOPPED removes the peer (no peers returned; counts after removal).
