@@ -946,7 +946,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--swarmd", required=True)
     ap.add_argument("--only", action="append", type=int, help="item numbers to run")
-    ap.add_argument("--deadline", type=int, default=420)
+    ap.add_argument("--deadline", type=int, default=240,
+                    help="watchdog: the acceptance bound for the whole suite is 4 minutes")
     ap.add_argument("--flood-seconds", type=int, default=60, help="item 9's duration")
     args = ap.parse_args()
     binary = os.path.abspath(args.swarmd)
