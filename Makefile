@@ -3,6 +3,7 @@
 #   make run        build and start swarmd on :6969 in the foreground
 #   make test       install missing test dependencies, build, run every suite
 #   make bench      benchmarks (bench/)      make fuzz   long libFuzzer runs (fuzz/)
+#   make bench-cluster   cluster-mode overhead and sync lag only (bench/cluster_bench.py)
 #   make install    binary, man page, sample config, systemd unit (PREFIX, DESTDIR)
 # Variants (VARIANT=...): release (operators; no -Werror), check (release + -Werror, used by
 # make test), asan (ASan+UBSan, -fno-sanitize-recover=all, -Werror).
@@ -95,7 +96,15 @@ bench: deps
 	$(MAKE) VARIANT=release all
 	$(MAKE) bench-progs
 	@sh bench/run.sh
-	@/usr/bin/python3 bench/cluster_overhead.py
+	@/usr/bin/python3 bench/cluster_bench.py
+
+# Cluster mode (issue 9 item 12): overhead of applying remote deltas, sync lag (needs
+# redis-server and a build with hiredis; prints a table, skips without them).
+.PHONY: bench-cluster
+bench-cluster:
+	$(MAKE) VARIANT=release all
+	$(MAKE) bench-progs
+	@/usr/bin/python3 bench/cluster_bench.py
 
 # ---- benchmark programs (bench/run.sh): standalone load generator and trivial responders,
 # built on their own (no libswarmd) with -O2, whatever VARIANT says. ----

@@ -62,9 +62,27 @@ size_t store_apply_remote(store_t *s, const struct store_remote_rec *r, size_t n
     struct table *tb = NULL;
     struct tally *tl = NULL;
 
+    /* Records land on random shards and torrents, so applying them is mostly waiting for
+     * memory: hash a few records ahead and prefetch their shard's line, then their table
+     * slot, while the current one is applied (measured: make bench-cluster). */
+    enum { AHEAD = 8 };
+    uint64_t hs[AHEAD];
+    unsigned sis[AHEAD];
+    for (size_t i = 0; i < n && i < AHEAD; i++) {
+        sis[i] = store_shard_of(s, r[i].info_hash, &hs[i]);
+        store_shard_prefetch(s, sis[i], hs[i], 0);
+    }
     for (size_t i = 0; i < n; i++) {
-        uint64_t h;
-        unsigned si = store_shard_of(s, r[i].info_hash, &h);
+        uint64_t h = hs[i % AHEAD];
+        unsigned si = sis[i % AHEAD];
+        if (i + AHEAD < n) {
+            size_t j = i + AHEAD;
+            sis[j % AHEAD] = store_shard_of(s, r[j].info_hash, &hs[j % AHEAD]);
+            store_shard_prefetch(s, sis[j % AHEAD], hs[j % AHEAD], 0);
+        }
+        if (i + AHEAD / 2 < n)
+            store_shard_prefetch(s, sis[(i + AHEAD / 2) % AHEAD], hs[(i + AHEAD / 2) % AHEAD],
+                                 1);
         if (held && si != locked) {
             store_shard_unlock(s, locked);
             held = false;

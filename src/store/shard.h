@@ -24,5 +24,9 @@ uint32_t store_torrent_keep(const store_t *s);
 /* The caps as store_announce applies them (for remote.c): may a torrent be created (t NULL),
  * or a new peer join t? Called with the shard locked. */
 enum store_refusal store_cap_check(store_t *s, const struct torrent *t);
+/* Cache hints for a batch of records (remote.c): stage 0 fetches shard si's header line,
+ * stage 1 the home slot of hash h in its table. Reads the table pointer without the lock:
+ * a stale value only makes the hint useless (a prefetch never faults). */
+void store_shard_prefetch(const store_t *s, unsigned si, uint64_t h, int stage);
 
 #endif

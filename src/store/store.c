@@ -533,6 +533,21 @@ const uint8_t *store_hash_key(const store_t *s) { return s->key; }
 uint32_t store_peer_timeout(const store_t *s) { return s->peer_timeout; }
 uint32_t store_torrent_keep(const store_t *s) { return s->torrent_keep; }
 
+void store_shard_prefetch(const store_t *s, unsigned si, uint64_t h, int stage)
+{
+    const struct shard *sh = &s->shards[si];
+    if (stage == 0) {
+        __builtin_prefetch(sh, 1);
+        return;
+    }
+    /* Relaxed atomic loads: the fields change under the shard lock, which this hint does
+     * not take; whatever value is seen is only an address to prefetch. */
+    const struct torrent *slots = __atomic_load_n(&sh->tb.slots, __ATOMIC_RELAXED);
+    uint32_t cap = __atomic_load_n(&sh->tb.cap, __ATOMIC_RELAXED);
+    if (slots && cap)
+        __builtin_prefetch(&slots[table_home(cap, h)], 0);
+}
+
 enum store_refusal store_cap_check(store_t *s, const struct torrent *t)
 {
     return t ? cap_new_peer(s, t) : cap_new_torrent(s);
