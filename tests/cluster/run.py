@@ -376,6 +376,22 @@ def item3(c, st):
     for n in others:
         check((stop_src, 7002) not in udp_peers(n, obs, stop_ih, 7100),
               "stopped peer still returned by node %d" % n.k)
+    # Meanwhile a peer that keeps announcing to node 1 every interval must stay on every node
+    # past the peer timeout (its re-announces are re-published, cluster.sync_renew).
+    live_ih = new_hash()
+    lu = Udp(a, v4(0x55))
+    stop_live = threading.Event()
+
+    def keep_announcing():
+        while not stop_live.wait(lib.INTERVAL):
+            try:
+                lu.announce(live_ih, 7003)
+            except Exception:  # noqa: BLE001 - a lost reply is retried an interval later
+                pass
+    lu.announce(live_ih, 7003)
+    t_live = time.time()
+    live = threading.Thread(target=keep_announcing, daemon=True)
+    live.start()
     # The silent peer: present everywhere until it times out, gone everywhere by timeout + 5.
     time.sleep(max(0.0, t_silent + PEER_TIMEOUT - 4 - time.time()))
     for n in [a] + others:
@@ -392,6 +408,17 @@ def item3(c, st):
     wait_visible([a] + others, absent, t_silent + PEER_TIMEOUT + 5.5 - time.time())
     worst = max(gone.values())
     check(worst <= PEER_TIMEOUT + 5, "silent peer gone everywhere only after %.1f s" % worst)
+    # Past the point where it would have expired everywhere (as the silent peer did).
+    time.sleep(max(0.0, t_live + PEER_TIMEOUT + 3 - time.time()))
+    stop_live.set()
+    live.join(5)
+    lu.close()
+    live_counts = {n.k: udp_counts(n, live_ih) for n in [a] + others}
+    st["extra"] = [("item 3b: a peer announcing every interval to node 1 stays on every node "
+                    "past the peer timeout", all(v == (0, 0, 1) for v in live_counts.values()),
+                    "%.0f s after its first announce (peer timeout %d s, interval %d s), "
+                    "(seeders, completed, leechers) per node: %r"
+                    % (time.time() - t_live, PEER_TIMEOUT, lib.INTERVAL, live_counts))]
     st["figures"] = "stopped seen in %.2f s; silent peer gone after %s s" % (
         took, ", ".join("node %d %.1f" % kv for kv in sorted(gone.items())))
 
