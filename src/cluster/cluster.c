@@ -24,6 +24,7 @@
 #include "cluster/batch.h"
 #include "cluster/engine.h"
 #include "cluster/ring.h"
+#include "persist/persist.h"
 #include "store/remote.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -41,7 +42,6 @@
 #define BACKOFF_MAX_MS 500 /* after a partition heals, the next try comes within ~timeout_ms + 0.5 s */
 #define PIPELINE_MAX 32
 #define XREAD_COUNT "64"
-#define POSITIONS_EVERY_MS 5000
 
 enum { DROP_RING_FULL, DROP_OUTAGE, DROP_RATE, DROP_COUNT };
 static const char *const drop_names[DROP_COUNT] = {"ring_full", "outage_buffer", "rate"};
@@ -77,7 +77,9 @@ struct cluster {
     char user[128], pass[256];
     bool have_user, have_pass;
     char positions_path[600];
-    pthread_mutex_t pos_lock; /* positions file and the origins' ids while saving */
+    pthread_mutex_t pos_lock; /* the origins' ids and seq state, read by the snapshot hook */
+    struct origin captured[CONFIG_MAX_CLUSTER_NODES]; /* as of the last snapshot's start */
+    bool have_captured;
 
     int stop; /* atomic */
     pthread_t out_thr, in_thr;
@@ -569,9 +571,11 @@ static void apply_batch(struct cluster *c, struct origin *o, const uint8_t *p, s
     } else if (o->known && h.seq != 1) {
         add(&c->gaps, 1); /* a new incarnation whose first batches were trimmed or dropped */
     }
+    pthread_mutex_lock(&c->pos_lock);
     o->known = true;
     o->inc = h.incarnation;
     o->seq = h.seq;
+    pthread_mutex_unlock(&c->pos_lock);
     uint64_t origin_ms = (uint64_t)h.time * 1000;
     __atomic_store_n(&o->lag_ms, now_ms > origin_ms ? now_ms - origin_ms : 0, __ATOMIC_RELAXED);
     __atomic_store_n(&o->lag_set, true, __ATOMIC_RELAXED);
@@ -659,15 +663,12 @@ static void apply_reply(struct cluster *c, const redisReply *r, struct store_rem
     }
 }
 
-static void save_positions(struct cluster *c);
-
 static void *in_main(void *arg)
 {
     struct cluster *c = arg;
     engine_t *e = NULL;
     unsigned backoff = BACKOFF_MIN_MS;
     pthread_setname_np(pthread_self(), "swarmd-sync-in");
-    uint64_t last_save = clock_now_ms();
     char err[256], block[16];
     size_t max_recs = c->cfg->cluster_batch_bytes; /* generous: any valid batch has fewer */
     if (max_recs < 65535)
@@ -690,10 +691,6 @@ static void *in_main(void *arg)
 
     while (!stopping(c)) {
         access_ctl_quiesce(c->access, c->access_slot);
-        if (clock_now_ms() - last_save >= POSITIONS_EVERY_MS) {
-            save_positions(c);
-            last_save = clock_now_ms();
-        }
         if (!e) {
             e = connect_engine(c, err, sizeof err);
             if (!e) {
@@ -750,30 +747,48 @@ static void *in_main(void *arg)
 
 /* ---- resume positions: "<statefile>.cluster", one line per origin ---- */
 
-static void save_positions(struct cluster *c)
+/* Write the positions in o[0..n) (pos_lock held by the caller or no sync-in thread). */
+static void write_positions(struct cluster *c, const struct origin *o, unsigned n)
 {
-    if (!c->positions_path[0])
-        return;
     char tmp[640];
     snprintf(tmp, sizeof tmp, "%s.tmp", c->positions_path);
-    pthread_mutex_lock(&c->pos_lock);
     FILE *f = fopen(tmp, "w");
     bool ok = f != NULL;
     if (f) {
         fprintf(f, "# swarmd cluster positions: origin incarnation seq stream-id\n");
-        for (unsigned i = 0; i < c->n_origins; i++) {
-            const struct origin *o = &c->origins[i];
-            fprintf(f, "%u %016llx %u %s\n", o->id, (unsigned long long)o->inc,
-                    o->known ? o->seq : 0, o->last_id);
-        }
+        for (unsigned i = 0; i < n; i++)
+            fprintf(f, "%u %016llx %u %s\n", o[i].id, (unsigned long long)o[i].inc,
+                    o[i].known ? o[i].seq : 0, o[i].last_id);
         ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
         ok = fclose(f) == 0 && ok;
     }
     if (ok)
         ok = rename(tmp, c->positions_path) == 0;
-    pthread_mutex_unlock(&c->pos_lock);
     if (!ok)
         log_warn("cluster: cannot save %s: %s", c->positions_path, strerror(errno));
+}
+
+/* The snapshot hook (persist.h): the positions are taken just before the swarms are copied
+ * and written once the state file is safely replaced, so after a crash the file pair
+ * describes one moment: a restart re-reads exactly what the snapshot lacks. (Records applied
+ * between the capture and the copy are read again: upserts are idempotent, a completed event
+ * in that instant may count twice.) */
+static void positions_capture(void *ctx)
+{
+    struct cluster *c = ctx;
+    pthread_mutex_lock(&c->pos_lock);
+    memcpy(c->captured, c->origins, sizeof c->origins[0] * c->n_origins);
+    c->have_captured = true;
+    pthread_mutex_unlock(&c->pos_lock);
+}
+
+static void positions_commit(void *ctx)
+{
+    struct cluster *c = ctx;
+    pthread_mutex_lock(&c->pos_lock);
+    if (c->have_captured)
+        write_positions(c, c->captured, c->n_origins);
+    pthread_mutex_unlock(&c->pos_lock);
 }
 
 static void load_positions(struct cluster *c)
@@ -892,6 +907,8 @@ struct cluster *cluster_start(const struct config *cfg, store_t *store, struct a
     if (cfg->statefile[0]) {
         snprintf(c->positions_path, sizeof c->positions_path, "%s.cluster", cfg->statefile);
         load_positions(c);
+        struct persist_hook ph = {positions_capture, positions_commit, c};
+        persist_set_hook(&ph);
     }
     if (cfg->cluster_auth_file[0] && !read_auth(c, cfg->cluster_auth_file))
         goto fail;
@@ -944,8 +961,13 @@ void cluster_stop(struct cluster *c)
         pthread_join(c->out_thr, NULL);
     if (c->in_started)
         pthread_join(c->in_thr, NULL);
-    if (c->in_started)
-        save_positions(c);
+    if (c->positions_path[0]) {
+        persist_set_hook(NULL);
+        /* Nothing applies any more: main's final snapshot, right after, holds exactly the
+         * swarms these positions lead to. */
+        if (c->in_started)
+            write_positions(c, c->origins, c->n_origins);
+    }
     engine_close(c->boot);
     if (c->rings)
         for (unsigned i = 0; i < c->nworkers; i++)

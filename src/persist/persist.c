@@ -22,6 +22,17 @@
 #include "util/log.h"
 
 static pthread_mutex_t save_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct persist_hook hook; /* under save_lock */
+
+void persist_set_hook(const struct persist_hook *h)
+{
+    pthread_mutex_lock(&save_lock);
+    if (h)
+        hook = *h;
+    else
+        memset(&hook, 0, sizeof hook);
+    pthread_mutex_unlock(&save_lock);
+}
 
 static double mono_seconds(void)
 {
@@ -120,6 +131,8 @@ bool persist_save(store_t *s, const char *path, struct persist_result *r, char *
     size_t hint = (size_t)(st.torrents * 32 + st.peers4 * SNAP_PEER4_SIZE +
                            st.peers6 * SNAP_PEER6_SIZE) + (size_t)(st.torrents * 32) / 8;
     uint32_t now = clock_now();
+    if (hook.capture)
+        hook.capture(hook.ctx);
     if (!statefile_begin(&e, (uint64_t)time(NULL), hint)) {
         snprintf(err, errlen, "out of memory");
         goto out;
@@ -141,6 +154,8 @@ bool persist_save(store_t *s, const char *path, struct persist_result *r, char *
     r->bytes = e.len;
     r->seconds = mono_seconds() - t0;
     ok = true;
+    if (hook.commit)
+        hook.commit(hook.ctx);
 out:
     pthread_mutex_unlock(&save_lock);
     free(sc.p);

@@ -34,6 +34,17 @@ enum persist_load {
 enum persist_load persist_restore(store_t *s, const char *path, struct persist_result *r,
                                   char *err, size_t errlen);
 
+/* A companion saved with every snapshot (cluster mode's stream resume positions, which must
+ * describe the same moment as the swarms): capture runs under the save lock right before the
+ * store is copied, commit only after the state file was replaced successfully. One hook per
+ * process; set it before the first save, clear it (NULL) before ctx goes away. */
+struct persist_hook {
+    void (*capture)(void *ctx);
+    void (*commit)(void *ctx);
+    void *ctx;
+};
+void persist_set_hook(const struct persist_hook *h);
+
 /* The snapshot thread: saves every interval_s seconds until persist_stop. */
 struct persist *persist_start(store_t *s, const char *path, unsigned interval_s);
 /* Stop and join the thread (no save of its own; NULL is fine). */

@@ -72,8 +72,9 @@ def connid(key, host, tick):
 
 
 def away_from_tick_edge(margin=1.5):
-    """Wait until the current tick has at least `margin` seconds left, so that a check made
-    right after sees the same tick; returns the tick."""
-    while TICK - time.time() % TICK < margin:
+    """Wait until the current tick has at least `margin` seconds left, and began at least
+    `margin` seconds ago (a worker refreshes its clock once per loop tick, later under load),
+    so that a check made right after sees the same tick; returns the tick."""
+    while TICK - time.time() % TICK < margin or time.time() % TICK < margin:
         time.sleep(0.1)
     return tick_at(time.time())

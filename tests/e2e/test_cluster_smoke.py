@@ -195,8 +195,44 @@ def run(runner, swarmd):
         check("cluster: engine down" in a.stderr_text(), "engine down logged")
     T("Redis restarted empty: nodes serve meanwhile and sync again", redis_restart, 30)
 
-    a.stop_and_check(runner, "cluster smoke: node A exits cleanly")
+    def restart_resumes():
+        # Node 2 with a state file, snapshots every second: after kill -9 and a restart it
+        # has the swarms of its snapshot plus what was published meanwhile, and a completed
+        # event it had already applied is not counted a second time.
+        state = os.path.join(tmp, "state2")
+        conf = node_config(redis, 2, secret) + ("tracker.statefile %s\n"
+                                                "tracker.snapshot_interval 1\n" % state)
+        b2 = Daemon(swarmd, ["-t", "1"], config_text=conf).start()
+        h = rand_hash()
+        http_announce(a, h, 7008, left=0, event="completed")
+        wait_for("completed on the new node 2",
+                 lambda: scrape_counts(http_scrape(b2, [h]), h)[1] == 1, 2.0)
+        wait_for("positions saved with a snapshot",
+                 lambda: os.path.exists(state + ".cluster") and
+                 os.path.getmtime(state + ".cluster") > time.time() - 0.9, 3.0)
+        time.sleep(1.2)  # one more snapshot, holding the completed count
+        b2.kill()
+        http_announce(a, h, 7009)                 # published while node 2 is down
+        b3 = Daemon(swarmd, ["-t", "1"], config_text=conf).start()
+        try:
+            wait_for("peer published during the downtime on the restarted node",
+                     seen_on_b3(b3, h, 7009), 5.0)
+            got = scrape_counts(http_scrape(b3, [h]), h)
+            eq(got[1], 1, "completed after the restart (snapshot + resumed stream)")
+            check(7008 in [p for _, p in peers_of(http_announce(b3, h, 42000, left=0))],
+                  "the peer from the snapshot")
+        finally:
+            b3.stop()
+
+    def seen_on_b3(node, h, port):
+        return lambda: port in [p for _, p in peers_of(http_announce(node, h, 43000, left=0))]
+
+    # Node 2's first incarnation (b) goes first: the restarted one takes over its lock.
     b.stop_and_check(runner, "cluster smoke: node B exits cleanly")
+    T("kill -9 and restart: snapshot plus stream resume, completed counted once",
+      restart_resumes, 30)
+
+    a.stop_and_check(runner, "cluster smoke: node A exits cleanly")
     for r in servers:
         r.kill()
     shutil.rmtree(tmp, ignore_errors=True)
