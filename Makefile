@@ -46,6 +46,8 @@ HIREDIS ?= $(shell printf '\043include <hiredis/hiredis.h>\nint main(void){redis
 ifeq ($(HIREDIS),1)
 ALL_CFLAGS += -DSWARMD_HAVE_HIREDIS=1
 LIBS += -lhiredis
+else ifeq ($(origin HIREDIS),file)
+$(info hiredis not found: building without cluster mode (apt-get install libhiredis-dev; make test installs it))
 endif
 
 LIB_SRC := $(filter-out src/main.c src/net/loop_%.c,$(wildcard src/*.c src/*/*.c)) \
