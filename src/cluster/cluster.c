@@ -695,8 +695,10 @@ static void *in_main(void *arg)
             e = connect_engine(c, err, sizeof err);
             if (!e) {
                 set_up(c, &c->in_up, false, err);
-                for (unsigned t = 0; t < backoff && !stopping(c); t += 50)
+                for (unsigned t = 0; t < backoff && !stopping(c); t += 50) {
+                    access_ctl_quiesce(c->access, c->access_slot); /* reloads need not wait */
                     sleep_ms(50);
+                }
                 backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
                 continue;
             }
@@ -722,6 +724,7 @@ static void *in_main(void *arg)
         for (int i = 0; i < argc; i++)
             lens[i] = strlen(argv[i]);
         redisReply *r = redisCommandArgv(engine_ctx(e), argc, argv, lens);
+        access_ctl_quiesce(c->access, c->access_slot); /* after up to 250 ms away */
         if (!r || r->type == REDIS_REPLY_ERROR) {
             if (r)
                 snprintf(err, sizeof err, "XREAD refused: %.*s", (int)(r->len > 120 ? 120 : r->len),
