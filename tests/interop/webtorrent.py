@@ -14,7 +14,6 @@ bracketed host "[::1]" to getaddrinfo, which fails with ENOTFOUND.)
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 
@@ -23,29 +22,7 @@ from common import V4, V6, Procs
 from harness import HAVE_V6, Daemon, Skip, TestFailure
 
 DIR = os.path.join(common.HERE, "webtorrent")
-_install = {}
-
-
-def ensure_installed():
-    """npm ci once per process; returns None or an error text."""
-    if "result" in _install:
-        return _install["result"]
-    res = None
-    if not shutil.which("node") or not shutil.which("npm"):
-        res = "node and npm are needed (tests/deps.sh installs them)"
-    elif not os.path.isfile(os.path.join(DIR, "node_modules", "bittorrent-tracker",
-                                         "package.json")):
-        try:
-            r = subprocess.run(["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund",
-                                "--loglevel=error"], cwd=DIR, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=240)
-            if r.returncode != 0:
-                res = "npm ci failed (%d):\n%s" % (r.returncode,
-                                                   r.stdout.decode("utf-8", "replace"))
-        except subprocess.TimeoutExpired:
-            res = "npm ci did not finish within 240 s"
-    _install["result"] = res
-    return res
+MARKER = os.path.join(DIR, "node_modules", "bittorrent-tracker", "package.json")
 
 
 def run(runner, swarmd, proto, host):
@@ -56,7 +33,7 @@ def run(runner, swarmd, proto, host):
             raise Skip("::1 not available on this machine")
         runner.run(pre + "two clients over ::1", no_v6)
         return
-    err = ensure_installed()
+    err = common.npm_ci(DIR, MARKER)
     if err:
         runner.fail(pre + "npm package installed", err)
         return
