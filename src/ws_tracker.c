@@ -210,10 +210,15 @@ static void swarm_drop_if_empty(struct ws_tracker *ws, struct ws_swarm *sw)
     free(sw);
 }
 
-static struct ws_member *conn_member(struct ws_conn *c, const struct ws_swarm *sw)
+/* The member of sw on connection c with this peer_id. A peer is (connection, peer_id), not
+ * the connection alone: WebTorrent clients in one page share one socket per tracker URL
+ * (bittorrent-tracker's socket pool), so two peers of one swarm may arrive on it. */
+static struct ws_member *conn_member(struct ws_conn *c, const struct ws_swarm *sw,
+                                     const uint8_t *peer_id)
 {
     for (unsigned i = 0; i < c->nmembers; i++)
-        if (c->members[i]->sw == sw)
+        if (c->members[i]->sw == sw &&
+            memcmp(c->members[i]->peer_id, peer_id, PEER_ID_LEN) == 0)
             return c->members[i];
     return NULL;
 }
@@ -461,7 +466,7 @@ static void do_answer(struct ws_tracker *ws, struct ws_conn *c, const struct ws_
 {
     struct ws_swarm *sw = swarm_find(ws, stripe_of(ws, m->hashes[0]), m->hashes[0]);
     struct ws_member *to = NULL;
-    if (sw && conn_member(c, sw)) {
+    if (sw && conn_member(c, sw, m->peer_id)) {
         for (uint32_t i = 0; i < sw->n; i++) {
             if (memcmp(sw->members[i]->peer_id, m->to_peer_id, PEER_ID_LEN) == 0 &&
                 !sw->members[i]->conn->dead) {
@@ -568,7 +573,7 @@ static void do_announce(struct ws_tracker *ws, struct ws_conn *c, const struct w
     }
     struct ws_stripe *st = stripe_of(ws, m->hashes[0]);
     struct ws_swarm *sw = swarm_find(ws, st, m->hashes[0]);
-    struct ws_member *me = sw ? conn_member(c, sw) : NULL;
+    struct ws_member *me = sw ? conn_member(c, sw, m->peer_id) : NULL;
     bool seeder = m->has_left && m->left == 0;
     if (m->event == EVENT_STOPPED) {
         if (me)

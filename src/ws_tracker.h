@@ -37,7 +37,8 @@ struct tracker_worker;
 
 struct ws_tracker_config {
     unsigned max_conns;          /* WebSocket connections in all (default 10000) */
-    unsigned max_swarms;         /* swarms one connection may join (default 128) */
+    unsigned max_swarms;         /* swarm memberships (swarm, peer_id) of one connection
+                                  * (default 128) */
     size_t max_queued;           /* outbound bytes queued per connection (default 256 KiB) */
     unsigned idle_timeout_ms;    /* no frame for this long: close (default peer_timeout) */
 };

@@ -130,6 +130,33 @@ def run(runner, swarmd):
     T("completed counted once per peer and kept after the last WebSocket peer leaves",
       completed_survives)
 
+    def shared_socket():
+        # bittorrent-tracker pools one socket per tracker URL for every client of a page.
+        h = rand_hash()
+        w = ws(d)
+        pa, pb = rand_peer_id(), rand_peer_id()
+        announce(w, h, pa, left=0)
+        w.recv_json()
+        announce(w, h, pb, offers=mk_offers(2, "s"), numwant=2)
+        r = w.recv_json()
+        eq((r["complete"], r["incomplete"]), (1, 1), "two peers of one swarm on one socket")
+        off = w.recv_json()
+        eq((off.get("peer_id"), off.get("offer_id")), (s20(pb), mk_offers(1, "s")[0]["offer_id"]),
+           "B's offer relayed (to A, on the same socket), once")
+        w.nothing()
+        w.send_json({"action": "announce", "info_hash": s20(h), "peer_id": s20(pa),
+                     "to_peer_id": s20(pb), "offer_id": off["offer_id"],
+                     "answer": {"type": "answer", "sdp": "v=0 a"}})
+        ans = w.recv_json()
+        eq((ans.get("peer_id"), ans.get("answer")), (s20(pa), {"type": "answer", "sdp": "v=0 a"}),
+           "A's answer relayed to B")
+        announce(w, h, pa, left=0, event="stopped")
+        r = w.recv_json()
+        eq((r["complete"], r["incomplete"]), (0, 1), "A stopped, B stays")
+        wait_counts(d, h, (0, 0, 1), "HTTP scrape after A stopped")
+    T("two peers of one swarm on one socket (a page's shared socket) are two peers",
+      shared_socket)
+
     runner.context = None
     d.stop_and_check(runner, "ws shared: daemon exits 0")
 

@@ -51,8 +51,8 @@ def url_host(host):
 
 
 def tracker_url(d, proto, host=V4):
-    if proto == "http":
-        return "http://%s:%d/announce" % (url_host(host), d.http_port)
+    if proto in ("http", "ws"):
+        return "%s://%s:%d/announce" % (proto, url_host(host), d.http_port)
     return "udp://%s:%d/announce" % (url_host(host), d.udp_port)
 
 

@@ -3,13 +3,16 @@
 
     /usr/bin/python3 tests/interop/webtorrent.py --swarmd build/check/swarmd [--only ...]
 
-Checks http, udp and http6 (tracker on ::1). Two clients of one random info hash announce to
-swarmd: they must be given each other (and not themselves), and Client.scrape must report exact
-counts after each step (see driver.mjs). The package is pinned by webtorrent/package-lock.json
+Checks http, udp, http6 (tracker on ::1), ws and ws6. Two clients of one random info hash
+announce to swarmd: over HTTP/UDP they must be given each other (and not themselves); over ws://
+one's WebRTC offer must reach the other and the answer come back to the connection that made
+the offer (fake-webrtc.mjs stands in for WebRTC); Client.scrape must report exact counts after
+each step (see driver.mjs). The package is pinned by webtorrent/package-lock.json
 and installed with `npm ci --ignore-scripts` when node_modules/ is missing: its WebRTC
-dependency's install script would download a native build, and HTTP/UDP trackers need no
-WebRTC, so register.mjs stubs that import. (UDP over ::1 is not checked: the client hands the
-bracketed host "[::1]" to getaddrinfo, which fails with ENOTFOUND.)
+dependency's install script would download a native build, so register.mjs replaces that
+import with fake-webrtc.mjs (enough for the tracker protocol; it never connects). (UDP over
+::1 is not checked: the client hands the bracketed host "[::1]" to getaddrinfo, which fails
+with ENOTFOUND.)
 """
 
 import json
@@ -68,15 +71,18 @@ def run(runner, swarmd, proto, host):
                 p.returncode, "\n    ".join(json.dumps(s) for s in bad),
                 "\n    ".join(json.dumps(s) for s in steps)))
         sys.stderr.write("interop: %s%d driver steps passed\n" % (pre, len(steps)))
-    runner.run(pre + "two clients find each other; scrape counts exact at every step (%s)"
-               % url, drive, timeout=90)
+    what = ("offers and answers relayed between the two" if proto == "ws"
+            else "two clients find each other")
+    runner.run(pre + "%s; scrape counts exact at every step (%s)" % (what, url), drive,
+               timeout=90)
     procs.stop_all()
     runner.context = None
     d.stop_and_check(runner, pre + "swarmd exits 0 on SIGTERM")
 
 
 CHECKS = [("http", lambda r, s: run(r, s, "http", V4)), ("udp", lambda r, s: run(r, s, "udp", V4)),
-          ("http6", lambda r, s: run(r, s, "http", V6))]
+          ("http6", lambda r, s: run(r, s, "http", V6)), ("ws", lambda r, s: run(r, s, "ws", V4)),
+          ("ws6", lambda r, s: run(r, s, "ws", V6))]
 
 if __name__ == "__main__":
     sys.exit(common.main_for("webtorrent", CHECKS, 400))
