@@ -26,6 +26,7 @@ struct fullscrape {
     struct blob *plain, *gz; /* gz, when present, is plain compressed */
     uint32_t built_at;
     bool need_plain, need_gz, stop;
+    uint64_t builds; /* atomic: bodies built, for /metrics (read without mu) */
 };
 
 /* Longest bencoded scrape entry: "20:" hash "d8:completei" n "e10:downloadedi" n
@@ -121,6 +122,7 @@ static void *fullscrape_thread(void *arg)
             fs->gz = NULL;
             fs->built_at = clock_now();
             fs->need_plain = false;
+            __atomic_fetch_add(&fs->builds, 1, __ATOMIC_RELAXED);
         }
         if (fs->need_gz) {
             struct blob *plain = blob_ref(fs->plain);
@@ -174,6 +176,11 @@ void fullscrape_free(struct fullscrape *fs)
     pthread_mutex_destroy(&fs->mu);
     pthread_cond_destroy(&fs->cv);
     free(fs);
+}
+
+uint64_t fullscrape_builds(const struct fullscrape *fs)
+{
+    return fs ? __atomic_load_n(&fs->builds, __ATOMIC_RELAXED) : 0;
 }
 
 struct blob *fullscrape_get(struct fullscrape *fs, bool gzip, uint32_t now)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fullscrape.h"
 #include "stats_text.h"
 
 static void family(struct text *t, const char *name, const char *type, const char *help)
@@ -101,6 +102,10 @@ struct blob *metrics_render(const struct tracker *t, const struct stats_snapshot
     family(&x, "swarmd_fullscrape_bytes_total", "counter",
            "Full-scrape body bytes sent (gzip-compressed when the client accepted it).");
     sample(&x, "swarmd_fullscrape_bytes_total", NULL, c[STAT_HTTP_FULLSCRAPE_BYTES]);
+    family(&x, "swarmd_fullscrape_builds_total", "counter",
+           "Full-scrape bodies built from the store (requests within tracker.fullscrape_cache "
+           "seconds of a build reuse it).");
+    sample(&x, "swarmd_fullscrape_builds_total", NULL, fullscrape_builds(t->fullscrape));
     family(&x, "swarmd_udp_connection_id_failures_total", "counter",
            "UDP requests with an unknown or expired connection ID.");
     sample(&x, "swarmd_udp_connection_id_failures_total", NULL, c[STAT_UDP_BAD_CONNID]);

@@ -41,6 +41,7 @@
 #endif
 
 #define WS_TICK_MS 100
+#define WS_DRAIN_TICK_MS 5 /* while draining: stop soon after the last connection closes */
 #define WS_STRIPES 16
 #define WS_RBUF_CAP (WS_MAX_MESSAGE + WS_FRAME_HEADER_MAX + 16384)
 #define WS_OUT_CAP (WS_MAX_MESSAGE + 1024) /* one reply; relayed messages are smaller */
@@ -108,6 +109,8 @@ struct ws_tracker {
     pthread_t thread;
     bool started;
     int stop;                  /* atomic */
+    uint64_t drain_deadline;   /* atomic; 0: serving, else going away by then (clock_now_ms) */
+    bool draining;             /* this thread has sent every connection its close frame */
     int wake[2];               /* pipe: hand-over notifications */
     struct loop_watch wake_watch;
     pthread_mutex_t hand_lock;
@@ -883,6 +886,8 @@ static void conn_event(loop_t *loop, struct loop_watch *w, int events)
 
 /* ---- hand-over ---- */
 
+static void drain_begin(struct ws_tracker *ws);
+
 static void adopt_one(struct ws_tracker *ws, struct hand_item *h)
 {
     struct ws_conn *c = calloc(1, sizeof *c);
@@ -916,6 +921,8 @@ static void adopt_one(struct ws_tracker *ws, struct hand_item *h)
         memcpy(ws->rbuf, h->data + h->out_len, h->in_len);
         conn_consume(ws, c, h->in_len);
     }
+    if (ws->draining) /* upgraded during the shutdown: answered what it sent, now goes away */
+        conn_close_with(ws, c, WS_CLOSE_GOING_AWAY);
 }
 
 static void on_wake(loop_t *loop, struct loop_watch *w, int events)
@@ -930,6 +937,7 @@ static void on_wake(loop_t *loop, struct loop_watch *w, int events)
     struct hand_item *h = ws->hand_head;
     ws->hand_head = ws->hand_tail = NULL;
     pthread_mutex_unlock(&ws->hand_lock);
+    drain_begin(ws); /* before adopting: connections handed over now close after answering */
     while (h) {
         struct hand_item *next = h->next;
         adopt_one(ws, h);
@@ -937,6 +945,14 @@ static void on_wake(loop_t *loop, struct loop_watch *w, int events)
         h = next;
     }
     reap(ws);
+}
+
+/* Wake the thread (any thread). A full pipe already holds a wake-up: nothing is lost. */
+static void wake(struct ws_tracker *ws)
+{
+    uint8_t one = 1;
+    ssize_t r = write(ws->wake[1], &one, 1);
+    (void)r;
 }
 
 bool ws_tracker_adopt(void *ctx, int fd, const struct peer_addr *peer, uint32_t addr_ticket,
@@ -976,12 +992,8 @@ bool ws_tracker_adopt(void *ctx, int fd, const struct peer_addr *peer, uint32_t 
         ws->hand_head = h;
     ws->hand_tail = h;
     pthread_mutex_unlock(&ws->hand_lock);
-    if (was_empty) {
-        uint8_t one = 1;
-        /* A full pipe already holds a wake-up: nothing is lost. */
-        ssize_t r = write(ws->wake[1], &one, 1);
-        (void)r;
-    }
+    if (was_empty)
+        wake(ws);
     return true;
 }
 
@@ -1014,14 +1026,39 @@ enum http_action ws_serve_upgrade(struct tracker_worker *w, const struct http_re
 
 /* ---- the thread ---- */
 
+static void on_tick(loop_t *loop, void *ctx);
+
+/* Once ws_tracker_drain was called (seen on the wake-up it sends, or a tick): every
+ * connection gets its queued output, then a close frame (1001 "going away"), and is closed
+ * once that is written; the tick then runs often, to stop soon after the last one. */
+static void drain_begin(struct ws_tracker *ws)
+{
+    if (ws->draining || !__atomic_load_n(&ws->drain_deadline, __ATOMIC_RELAXED))
+        return;
+    ws->draining = true;
+    for (struct ws_conn *c = ws->conns, *next; c; c = next) {
+        next = c->next;
+        conn_close_with(ws, c, WS_CLOSE_GOING_AWAY);
+    }
+    reap(ws);
+    loop_set_tick(ws->loop, WS_DRAIN_TICK_MS, on_tick, ws);
+}
+
 static void on_tick(loop_t *loop, void *ctx)
 {
     struct ws_tracker *ws = ctx;
     ws->now_ms = clock_now_ms();
     ws->tw->now = clock_now();
     access_ctl_quiesce(ws->t->access, ws->stats_id);
+    uint64_t deadline = __atomic_load_n(&ws->drain_deadline, __ATOMIC_RELAXED);
+    drain_begin(ws);
     if (__atomic_load_n(&ws->stop, __ATOMIC_RELAXED)) {
-        loop_stop(loop);
+        /* The HTTP workers have stopped: no hand-over can arrive any more. */
+        pthread_mutex_lock(&ws->hand_lock);
+        bool handing = ws->hand_head != NULL;
+        pthread_mutex_unlock(&ws->hand_lock);
+        if (!deadline || ws->now_ms >= deadline || (!ws->conns && !handing))
+            loop_stop(loop);
         return;
     }
     /* Idle connections: a full walk once a second (the list is capped by max_conns). */
@@ -1129,12 +1166,21 @@ struct ws_tracker *ws_tracker_start(struct tracker *t, unsigned stats_id,
     return ws;
 }
 
+void ws_tracker_drain(struct ws_tracker *ws, uint64_t deadline_ms)
+{
+    if (!ws)
+        return;
+    __atomic_store_n(&ws->drain_deadline, deadline_ms ? deadline_ms : 1, __ATOMIC_RELAXED);
+    wake(ws);
+}
+
 void ws_tracker_stop(struct ws_tracker *ws)
 {
     if (!ws)
         return;
     if (ws->started) {
         __atomic_store_n(&ws->stop, 1, __ATOMIC_RELAXED);
+        wake(ws);
         pthread_join(ws->thread, NULL);
     }
     ws_free(ws);

@@ -49,8 +49,13 @@ struct ws_tracker;
  * cfg may be NULL (defaults). NULL on failure. */
 struct ws_tracker *ws_tracker_start(struct tracker *t, unsigned stats_id,
                                     const struct ws_tracker_config *cfg);
+/* Begin a graceful stop (any thread; ws may be NULL): every connection, and every one handed
+ * over from now on, gets its queued output and then a close frame (1001, going away) and is
+ * closed once that is written; deadline_ms (clock_now_ms() time) bounds the wait. */
+void ws_tracker_drain(struct ws_tracker *ws, uint64_t deadline_ms);
 /* Stop the thread, close every connection and free everything. No hand-over may be in
- * progress (stop the HTTP workers first). */
+ * progress (stop the HTTP workers first). After ws_tracker_drain, waits for the drain to
+ * finish (or its deadline). */
 void ws_tracker_stop(struct ws_tracker *ws);
 
 /* Hand a connection over (any thread). Takes fd in every case (closed on failure). pre_out:

@@ -5,7 +5,7 @@
  * malformed heads (400 and close), an idle timeout, a separate timeout for a request head
  * that trickles in (slowloris), a bound on pipelined requests per read, and caps on open
  * connections, in total and per source address (over a cap a new connection is closed at
- * once). Replies are built by the handler into a per-server
+ * once), and a graceful stop (drain). Replies are built by the handler into a per-server
  * scratch buffer and written directly; only what the socket does not take is copied into the
  * connection. Large shared bodies (full scrape) are passed as a blob and sent without copying. */
 #ifndef SWARMD_HTTP_SERVER_H
@@ -69,6 +69,13 @@ struct http_server *http_server_new(loop_t *loop, int listen_fd,
                                     void *ctx);
 /* Close every connection and stop accepting (does not close listen_fd). */
 void http_server_free(struct http_server *s);
+/* Open connections (lingering ones included). */
 unsigned http_server_conns(const struct http_server *s);
+/* Begin a graceful stop: accept what the kernel has already queued, then stop watching
+ * listen_fd (the caller may close it once this returns); answer every request each
+ * connection had sent before this call, write every reply, read nothing sent later, and
+ * close each connection as it finishes. http_server_conns reaches 0 when all are done;
+ * http_server_free cuts whatever is still open. Idempotent. */
+void http_server_drain(struct http_server *s);
 
 #endif
