@@ -85,6 +85,7 @@ bench: deps
 	$(MAKE) VARIANT=release all
 	$(MAKE) bench-progs
 	@sh bench/run.sh
+	@/usr/bin/python3 bench/ws_relay.py
 
 # ---- benchmark programs (bench/run.sh): standalone load generator and trivial responders,
 # built on their own (no libswarmd) with -O2, whatever VARIANT says. ----
