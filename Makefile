@@ -98,6 +98,7 @@ bench: deps
 	$(MAKE) VARIANT=release all
 	$(MAKE) bench-progs
 	@sh bench/run.sh
+	@/usr/bin/python3 bench/ws_relay.py
 	@/usr/bin/python3 bench/cluster_bench.py
 
 # Cluster mode (issue 9 item 12): overhead of applying remote deltas, sync lag (needs

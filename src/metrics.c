@@ -90,9 +90,11 @@ struct blob *metrics_render(const struct tracker *t, const struct stats_snapshot
 
     family(&x, "swarmd_torrents", "gauge", "Torrents in memory.");
     sample(&x, "swarmd_torrents", NULL, s->store.torrents);
-    family(&x, "swarmd_peers", "gauge", "Peers in memory, by address family.");
+    family(&x, "swarmd_peers", "gauge",
+           "Peers in memory, by address family (websocket: WebTorrent peers, no address).");
     sample(&x, "swarmd_peers", "family=\"ipv4\"", s->store.peers4);
     sample(&x, "swarmd_peers", "family=\"ipv6\"", s->store.peers6);
+    sample(&x, "swarmd_peers", "family=\"websocket\"", s->store.peers_ws);
     family(&x, "swarmd_swarm_peers", "gauge", "Peers in memory, seeders and leechers.");
     sample(&x, "swarmd_swarm_peers", "role=\"seeder\"", s->store.seeders);
     sample(&x, "swarmd_swarm_peers", "role=\"leecher\"", s->store.leechers);

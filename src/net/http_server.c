@@ -294,13 +294,11 @@ static void conn_upgrade(struct http_server *s, struct http_conn *c, size_t off)
     }
     list_remove(c);
     loop_del(s->loop, &c->watch);
-    /* As HTTP it is closed: its per-address slot and the open-connection count are freed
-     * (the new owner applies its own caps). */
-    if (s->cfg.per_addr)
-        conn_limit_release(s->cfg.per_addr, c->addr_ticket);
+    /* As HTTP it is closed (the open-connection count is freed); its per-address slot goes
+     * with it to the new owner, so one address cannot open unlimited upgraded connections. */
     s->nconns--;
     count(s, STAT_HTTP_CONN_CLOSED);
-    s->cfg.upgrade(s->cfg.upgrade_ctx, fd, &c->peer, s->scratch, out_len,
+    s->cfg.upgrade(s->cfg.upgrade_ctx, fd, &c->peer, c->addr_ticket, s->scratch, out_len,
                    (const uint8_t *)c->in + off, c->in_len - off);
     free(c);
 }

@@ -34,9 +34,13 @@ struct http_server_config {
     /* Optional (NULL: none): counts STAT_HTTP_CONN_*, the 400/431 it writes itself and the
      * per-address, head-timeout and pipelining closes. */
     struct worker_stats *stats;
-    /* Optional: takes over a connection whose handler answered HTTP_UPGRADE (see there). */
-    bool (*upgrade)(void *ctx, int fd, const struct peer_addr *peer, const uint8_t *pre_out,
-                    size_t pre_out_len, const uint8_t *pre_in, size_t pre_in_len);
+    /* Optional: takes over a connection whose handler answered HTTP_UPGRADE (see there),
+     * with its per_addr slot (addr_ticket, 0 = none), which the new owner releases with
+     * conn_limit_release when it closes the connection: the per-address cap keeps counting
+     * upgraded connections. */
+    bool (*upgrade)(void *ctx, int fd, const struct peer_addr *peer, uint32_t addr_ticket,
+                    const uint8_t *pre_out, size_t pre_out_len, const uint8_t *pre_in,
+                    size_t pre_in_len);
     void *upgrade_ctx;
 };
 
