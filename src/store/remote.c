@@ -12,9 +12,9 @@
 #include "store/table.h"
 #include "store/torrent.h"
 
-static enum store_remote_result apply_one(store_t *s, struct table *tb, struct tally *tl,
-                                          uint64_t h, const struct store_remote_rec *r,
-                                          uint32_t now)
+static enum store_remote_result apply_one(store_t *s, unsigned si, struct table *tb,
+                                          struct tally *tl, uint64_t h,
+                                          const struct store_remote_rec *r, uint32_t now)
 {
     struct torrent *t = table_find(tb, h, r->info_hash);
 
@@ -22,13 +22,13 @@ static enum store_remote_result apply_one(store_t *s, struct table *tb, struct t
         if (t) {
             torrent_del(t, &r->peer, tl);
             t->active = now;
-            if (t->kind == TORRENT_EMPTY && t->completed == 0)
+            if (store_torrent_useless(s, si, t))
                 table_del(tb, t);
         }
         return STORE_REMOTE_APPLIED;
     }
     if (!t || torrent_find_peer(t, &r->peer) == PEER_NONE) {
-        if (store_cap_check(s, t) != STORE_OK)
+        if (store_cap_check(s, si, t) != STORE_OK)
             return STORE_REMOTE_CAP;
     }
     bool created = false;
@@ -92,7 +92,7 @@ size_t store_apply_remote(store_t *s, const struct store_remote_rec *r, size_t n
             locked = si;
             held = true;
         }
-        enum store_remote_result res = apply_one(s, tb, tl, h, &r[i], now);
+        enum store_remote_result res = apply_one(s, si, tb, tl, h, &r[i], now);
         if (res == STORE_REMOTE_APPLIED)
             applied++;
         if (result)

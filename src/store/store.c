@@ -717,7 +717,12 @@ void store_shard_prefetch(const store_t *s, unsigned si, uint64_t h, int stage)
         __builtin_prefetch(&slots[table_home(cap, h)], 0);
 }
 
-enum store_refusal store_cap_check(store_t *s, const struct torrent *t)
+enum store_refusal store_cap_check(store_t *s, unsigned si, const struct torrent *t)
 {
-    return t ? cap_new_peer(s, t) : cap_new_torrent(s);
+    return t ? cap_new_peer(s, &s->shards[si], t) : cap_new_torrent(s);
+}
+
+bool store_torrent_useless(store_t *s, unsigned si, const struct torrent *t)
+{
+    return useless(&s->shards[si], t);
 }
