@@ -10,7 +10,6 @@ multi-node fault tests live in tests/cluster/; this one needs only loopback and 
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -54,10 +53,6 @@ def node_config(redis, node_id, secret):
             "tracker.udp_secret_file %s\n" % (redis.port, node_id, redis.port, secret))
 
 
-def supports_secret(swarmd):
-    out = subprocess.run([swarmd, "--help"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    return b"tracker.udp_secret_file" in out.stdout
-
 
 def metrics(d):
     r = http_request(d, "/metrics")
@@ -93,11 +88,6 @@ def run(runner, swarmd):
     with open(secret, "w") as f:
         f.write("00112233445566778899aabbccddeeff\n")
     os.chmod(secret, 0o600)
-    if not supports_secret(swarmd):  # before the cluster-wide connection ids were merged
-        global node_config
-        full = node_config
-        node_config = lambda r, n, s: full(r, n, s).replace(
-            "tracker.udp_secret_file %s\n" % s, "")
     redis = Redis().start()
     servers = [redis]
     a = Daemon(swarmd, ["-t", "2"], config_text=node_config(redis, 1, secret)).start()
