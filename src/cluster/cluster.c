@@ -76,10 +76,8 @@ struct cluster {
     char own_key[128], lock_key[128], inc_text[24];
     char user[128], pass[256];
     bool have_user, have_pass;
-    char positions_path[600];
+    bool hooked;              /* positions go into the state file's snapshots */
     pthread_mutex_t pos_lock; /* the origins' ids and seq state, read by the snapshot hook */
-    struct origin captured[CONFIG_MAX_CLUSTER_NODES]; /* as of the last snapshot's start */
-    bool have_captured;
 
     int stop; /* atomic */
     pthread_t out_thr, in_thr;
@@ -748,63 +746,63 @@ static void *in_main(void *arg)
     return NULL;
 }
 
-/* ---- resume positions: "<statefile>.cluster", one line per origin ---- */
+/* ---- resume positions: a section of the state file, one text line per origin ---- */
 
-/* Write the positions in o[0..n) (pos_lock held by the caller or no sync-in thread). */
-static void write_positions(struct cluster *c, const struct origin *o, unsigned n)
+#define POSITIONS_TAG "SWCL"
+
+/* "origin incarnation seq stream-id" lines into buf; returns the length (0 if it does not
+ * fit). Caller holds pos_lock, or no sync-in thread runs. */
+static size_t format_positions(const struct origin *o, unsigned n, uint8_t *buf, size_t cap)
 {
-    char tmp[640];
-    snprintf(tmp, sizeof tmp, "%s.tmp", c->positions_path);
-    FILE *f = fopen(tmp, "w");
-    bool ok = f != NULL;
-    if (f) {
-        fprintf(f, "# swarmd cluster positions: origin incarnation seq stream-id\n");
-        for (unsigned i = 0; i < n; i++)
-            fprintf(f, "%u %016llx %u %s\n", o[i].id, (unsigned long long)o[i].inc,
-                    o[i].known ? o[i].seq : 0, o[i].last_id);
-        ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
-        ok = fclose(f) == 0 && ok;
+    size_t len = 0;
+    for (unsigned i = 0; i < n; i++) {
+        int w = snprintf((char *)buf + len, cap - len, "%u %016llx %u %s\n", o[i].id,
+                         (unsigned long long)o[i].inc, o[i].known ? o[i].seq : 0,
+                         o[i].last_id);
+        if (w < 0 || (size_t)w >= cap - len)
+            return 0;
+        len += (size_t)w;
     }
-    if (ok)
-        ok = rename(tmp, c->positions_path) == 0;
-    if (!ok)
-        log_warn("cluster: cannot save %s: %s", c->positions_path, strerror(errno));
+    return len;
 }
 
 /* The snapshot hook (persist.h): the positions are taken just before the swarms are copied
- * and written once the state file is safely replaced, so after a crash the file pair
- * describes one moment: a restart re-reads exactly what the snapshot lacks. (Records applied
- * between the capture and the copy are read again: upserts are idempotent, a completed event
- * in that instant may count twice.) */
-static void positions_capture(void *ctx)
+ * into the same file, so after a crash the file describes one moment and a restart re-reads
+ * exactly what the snapshot lacks. (Records applied between the capture and the copy are
+ * read again: upserts are idempotent; a completed event in that instant may count twice.) */
+static size_t positions_capture(void *ctx, uint8_t *buf, size_t cap)
 {
     struct cluster *c = ctx;
     pthread_mutex_lock(&c->pos_lock);
-    memcpy(c->captured, c->origins, sizeof c->origins[0] * c->n_origins);
-    c->have_captured = true;
+    size_t n = format_positions(c->origins, c->n_origins, buf, cap);
     pthread_mutex_unlock(&c->pos_lock);
+    return n;
 }
 
-static void positions_commit(void *ctx)
+/* After cluster_stop the final snapshot still needs the positions: a copy that outlives c. */
+static uint8_t final_positions[PERSIST_SECTION_MAX];
+static size_t final_len;
+
+static size_t final_capture(void *ctx, uint8_t *buf, size_t cap)
 {
-    struct cluster *c = ctx;
-    pthread_mutex_lock(&c->pos_lock);
-    if (c->have_captured)
-        write_positions(c, c->captured, c->n_origins);
-    pthread_mutex_unlock(&c->pos_lock);
+    (void)ctx;
+    if (final_len > cap)
+        return 0;
+    memcpy(buf, final_positions, final_len);
+    return final_len;
 }
 
 static void load_positions(struct cluster *c)
 {
-    FILE *f = fopen(c->positions_path, "r");
-    if (!f)
+    static char text[PERSIST_SECTION_MAX + 1];
+    size_t len = persist_restored_section(POSITIONS_TAG, (uint8_t *)text, PERSIST_SECTION_MAX);
+    if (!len)
         return;
-    char line[256], id[48];
+    text[len] = '\0';
+    char id[48];
     unsigned origin, seq, n = 0;
     unsigned long long inc;
-    while (fgets(line, sizeof line, f)) {
-        if (line[0] == '#')
-            continue;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
         if (sscanf(line, "%u %llx %u %47s", &origin, &inc, &seq, id) != 4 ||
             !valid_id(id, strlen(id)))
             continue;
@@ -819,8 +817,7 @@ static void load_positions(struct cluster *c)
             n++;
         }
     }
-    fclose(f);
-    log_info("cluster: resuming %u stream%s from %s", n, n == 1 ? "" : "s", c->positions_path);
+    log_info("cluster: resuming %u stream%s from the state file", n, n == 1 ? "" : "s");
 }
 
 /* ---- start and stop ---- */
@@ -908,10 +905,10 @@ struct cluster *cluster_start(const struct config *cfg, store_t *store, struct a
         snprintf(o->last_id, sizeof o->last_id, "0-0");
     }
     if (cfg->statefile[0]) {
-        snprintf(c->positions_path, sizeof c->positions_path, "%s.cluster", cfg->statefile);
         load_positions(c);
-        struct persist_hook ph = {positions_capture, positions_commit, c};
+        struct persist_hook ph = {POSITIONS_TAG, positions_capture, c};
         persist_set_hook(&ph);
+        c->hooked = true;
     }
     if (cfg->cluster_auth_file[0] && !read_auth(c, cfg->cluster_auth_file))
         goto fail;
@@ -964,12 +961,13 @@ void cluster_stop(struct cluster *c)
         pthread_join(c->out_thr, NULL);
     if (c->in_started)
         pthread_join(c->in_thr, NULL);
-    if (c->positions_path[0]) {
-        persist_set_hook(NULL);
+    if (c->hooked) {
         /* Nothing applies any more: main's final snapshot, right after, holds exactly the
          * swarms these positions lead to. */
-        if (c->in_started)
-            write_positions(c, c->origins, c->n_origins);
+        final_len = format_positions(c->origins, c->n_origins, final_positions,
+                                     sizeof final_positions);
+        struct persist_hook ph = {POSITIONS_TAG, final_capture, NULL};
+        persist_set_hook(c->in_started ? &ph : NULL);
     }
     engine_close(c->boot);
     if (c->rings)
