@@ -543,8 +543,9 @@ def item4(c, st):
 
 
 def wait_positions_saved(node):
-    """Until the node next writes its stream positions (<statefile>.cluster, every 5 s)."""
-    pos = node.statefile + ".cluster"
+    """Until the node next writes its stream positions (a section of every snapshot of its
+    state file, docs/statefile.md; tracker.snapshot_interval 1)."""
+    pos = node.statefile
 
     def mtime():
         try:
