@@ -9,7 +9,10 @@
  *
  * A connection costs its struct plus a small member array; input is read into one
  * thread-wide buffer and only an incomplete frame is kept per connection, so an idle peer
- * holds no buffers. Connections that must go while a relay loop may still be walking a
+ * holds no buffers. Output is only queued while events are handled and each connection's
+ * queue goes out in one send at the end of the loop turn (ws_flush, the loop's flush hook):
+ * under load a peer gets several offers per turn, and one send per message was most of the
+ * cost (loopback TCP work per segment). Connections that must go while a relay loop may still be walking a
  * swarm are only marked (conn_kill) and freed at the end of the event (reap). */
 #include "ws_tracker.h"
 
@@ -45,6 +48,10 @@
 #define WS_STRIPES 16
 #define WS_RBUF_CAP (WS_MAX_MESSAGE + WS_FRAME_HEADER_MAX + 16384)
 #define WS_OUT_CAP (WS_MAX_MESSAGE + 1024) /* one reply; relayed messages are smaller */
+/* Queued output past this is sent before the end of the turn, to bound the memory a busy
+ * turn holds (and so that max_queued counts what the kernel refuses, not one turn's batch). */
+#define WS_FLUSH_AT 65536
+#define WS_READS_PER_EVENT 4 /* reads per readable event while each one fills the buffer */
 
 struct ws_conn;
 struct ws_swarm;
@@ -83,8 +90,9 @@ struct ws_conn {
     size_t in_len;
     uint8_t *msg;                /* fragments so far */
     size_t msg_len;
-    uint8_t *out;                /* queued output */
-    size_t out_off, out_len;
+    uint8_t *out;                /* queued output: [out_off, out_len) still to send */
+    size_t out_off, out_len, out_cap;
+    uint32_t dirty_slot;         /* 1 + index in ws->dirty while output waits for the flush */
     struct ws_member **members;
     unsigned nmembers, cap_members;
     uint32_t addr_ticket;        /* per-address slot (conn_limit), released when freed */
@@ -118,6 +126,8 @@ struct ws_tracker {
     unsigned hand_pending;     /* atomic: adopted but not yet served (counts against the cap) */
     unsigned nconns;           /* atomic */
     struct ws_conn *conns, *dead;
+    struct ws_conn **dirty;    /* connections with output queued this turn (NULL: killed) */
+    size_t ndirty, dirty_cap;
     uint64_t now_ms, last_idle_ms;
     uint8_t hash_key[16];
     struct ws_stripe stripes[WS_STRIPES];
@@ -321,6 +331,10 @@ static void conn_kill(struct ws_tracker *ws, struct ws_conn *c)
     if (c->dead)
         return;
     c->dead = true;
+    if (c->dirty_slot) {
+        ws->dirty[c->dirty_slot - 1] = NULL;
+        c->dirty_slot = 0;
+    }
     loop_del(ws->loop, &c->watch);
     /* Closing the socket is "stopped" for every swarm of the connection. */
     while (c->nmembers)
@@ -359,44 +373,116 @@ static void reap(struct ws_tracker *ws)
     }
 }
 
-/* Send header + payload: straight to the socket when nothing is queued, the rest queued. A
- * connection whose queue would pass max_queued is a reader too slow to keep: killed. */
-static void conn_write(struct ws_tracker *ws, struct ws_conn *c, const uint8_t *p, size_t n)
+/* Send what is queued, as far as the socket takes it; the rest waits for writability. Fully
+ * sent: the buffer is freed (an idle peer holds none), and a closing connection goes. */
+static void conn_flush(struct ws_tracker *ws, struct ws_conn *c)
 {
-    if (c->dead)
-        return;
-    size_t done = 0;
-    if (!c->out_len) {
-        ssize_t w = send(c->watch.fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+    ssize_t w = send(c->watch.fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+    if (w < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
             conn_kill(ws, c);
             return;
         }
-        done = w > 0 ? (size_t)w : 0;
-        if (done == n)
-            return;
+        w = 0;
     }
-    size_t rest = n - done;
-    if (c->out_len - c->out_off + rest > ws->cfg.max_queued) {
+    c->out_off += (size_t)w;
+    if (c->out_off < c->out_len) {
+        if (loop_set(ws->loop, &c->watch, c->closing ? LOOP_WRITE : LOOP_READ | LOOP_WRITE) < 0)
+            conn_kill(ws, c);
+        return;
+    }
+    free(c->out);
+    c->out = NULL;
+    c->out_off = c->out_len = c->out_cap = 0;
+    if (c->closing) {
+        conn_kill(ws, c);
+        return;
+    }
+    if (loop_set(ws->loop, &c->watch, LOOP_READ) < 0)
+        conn_kill(ws, c);
+}
+
+/* Mark c for the end-of-turn flush; without room in the list, flush now. */
+static void conn_mark_dirty(struct ws_tracker *ws, struct ws_conn *c)
+{
+    if (c->dirty_slot)
+        return;
+    if (ws->ndirty == ws->dirty_cap) {
+        size_t nc = ws->dirty_cap ? ws->dirty_cap * 2 : 256;
+        struct ws_conn **d = realloc(ws->dirty, nc * sizeof *d);
+        if (!d) {
+            conn_flush(ws, c);
+            return;
+        }
+        ws->dirty = d;
+        ws->dirty_cap = nc;
+    }
+    ws->dirty[ws->ndirty++] = c;
+    c->dirty_slot = (uint32_t)ws->ndirty;
+}
+
+/* Queue header + payload for the end-of-turn flush (a busy turn's big queue goes out
+ * earlier). A connection whose unsent output would pass max_queued is a reader too slow to
+ * keep: killed. */
+static void conn_queue(struct ws_tracker *ws, struct ws_conn *c, const uint8_t *p, size_t n)
+{
+    size_t pending = c->out_len - c->out_off;
+    if (pending && pending + n > WS_FLUSH_AT && !(c->watch.events & LOOP_WRITE)) {
+        conn_flush(ws, c);
+        if (c->dead)
+            return;
+        pending = c->out_len - c->out_off;
+    }
+    if (pending + n > ws->cfg.max_queued) {
         count(ws, STAT_WS_SLOW_CLOSED);
         conn_kill(ws, c);
         return;
     }
-    if (c->out_off) {
-        memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
-        c->out_len -= c->out_off;
-        c->out_off = 0;
+    if (c->out_len + n > c->out_cap) {
+        if (c->out_off) {
+            memmove(c->out, c->out + c->out_off, pending);
+            c->out_len = pending;
+            c->out_off = 0;
+        }
+        size_t cap = c->out_cap * 2;
+        if (cap < c->out_len + n)
+            cap = c->out_len + n < 2048 ? 2048 : c->out_len + n;
+        uint8_t *o = realloc(c->out, cap);
+        if (!o) {
+            conn_kill(ws, c);
+            return;
+        }
+        c->out = o;
+        c->out_cap = cap;
     }
-    uint8_t *o = realloc(c->out, c->out_len + rest);
-    if (!o) {
-        conn_kill(ws, c);
-        return;
+    memcpy(c->out + c->out_len, p, n);
+    c->out_len += n;
+    conn_mark_dirty(ws, c);
+}
+
+/* Nothing is sent after a close frame. */
+static void conn_write(struct ws_tracker *ws, struct ws_conn *c, const uint8_t *p, size_t n)
+{
+    if (!c->dead && !c->closing)
+        conn_queue(ws, c, p, n);
+}
+
+/* The loop's flush hook: one send per connection that got output this turn (those waiting
+ * for writability are left to it), then free what died. */
+static void ws_flush(loop_t *loop, void *ctx)
+{
+    (void)loop;
+    struct ws_tracker *ws = ctx;
+    for (size_t i = 0; i < ws->ndirty; i++) {
+        struct ws_conn *c = ws->dirty[i];
+        if (!c)
+            continue;
+        c->dirty_slot = 0;
+        if (c->out_len > c->out_off && !(c->watch.events & LOOP_WRITE))
+            conn_flush(ws, c);
     }
-    memcpy(o + c->out_len, p + done, rest);
-    c->out = o;
-    c->out_len += rest;
-    if (loop_set(ws->loop, &c->watch, c->closing ? LOOP_WRITE : LOOP_READ | LOOP_WRITE) < 0)
-        conn_kill(ws, c);
+    ws->ndirty = 0;
+    reap(ws);
 }
 
 /* Frame and send a payload that sits in ws->obuf after WS_FRAME_HEADER_MAX bytes. */
@@ -424,10 +510,8 @@ static void conn_close_with(struct ws_tracker *ws, struct ws_conn *c, unsigned c
     if (c->dead || c->closing)
         return;
     uint8_t p[2] = {(uint8_t)(code >> 8), (uint8_t)code};
-    c->closing = true;
     conn_send_frame(ws, c, WS_OP_CLOSE, p, code ? 2 : 0);
-    if (!c->dead && !c->out_len)
-        conn_kill(ws, c);
+    c->closing = true; /* the flush closes it once the close frame is out */
 }
 
 /* The reply buffer: JSON goes after room for the frame header. */
@@ -544,7 +628,7 @@ static void relay_offers(struct ws_tracker *ws, struct ws_member *self, const st
         buf_puts(&b, ",\"offer\":");
         buf_put(&b, o->offer.p, o->offer.len);
         buf_putc(&b, '}');
-        if (!targets[j]->dead)
+        if (!targets[j]->dead && !targets[j]->closing)
             count(ws, STAT_WS_OFFER_RELAYED);
         send_json(ws, targets[j], &b);
     }
@@ -806,70 +890,68 @@ static size_t conn_frames(struct ws_tracker *ws, struct ws_conn *c, uint8_t *buf
     return off;
 }
 
-/* Process rbuf[0..len): complete frames, then keep the incomplete rest in the connection. */
-static void conn_consume(struct ws_tracker *ws, struct ws_conn *c, size_t len)
+/* Keep rbuf[off..len), an incomplete frame, in the connection (an idle peer keeps none). */
+static void conn_keep(struct ws_tracker *ws, struct ws_conn *c, size_t off, size_t len)
 {
-    size_t off = conn_frames(ws, c, ws->rbuf, len);
-    if (c->dead || c->closing)
-        return;
     size_t rest = len - off;
-    if (!rest) {
-        free(c->in);
-        c->in = NULL;
-        c->in_len = 0;
+    free(c->in);
+    c->in = NULL;
+    c->in_len = 0;
+    if (!rest)
         return;
-    }
     uint8_t *in = malloc(rest);
     if (!in) {
         conn_kill(ws, c);
         return;
     }
     memcpy(in, ws->rbuf + off, rest);
-    free(c->in);
     c->in = in;
     c->in_len = rest;
 }
 
+/* Process rbuf[0..len): complete frames, then keep the incomplete rest in the connection. */
+static void conn_consume(struct ws_tracker *ws, struct ws_conn *c, size_t len)
+{
+    size_t off = conn_frames(ws, c, ws->rbuf, len);
+    if (!c->dead && !c->closing)
+        conn_keep(ws, c, off, len);
+}
+
+/* Read and handle frames; a read that filled the buffer is followed by another (up to
+ * WS_READS_PER_EVENT), so a burst is taken in big reads without an extra read per event
+ * just to see EAGAIN. */
 static void conn_readable(struct ws_tracker *ws, struct ws_conn *c)
 {
     /* The kept partial frame is at most header + WS_MAX_MESSAGE, so there is always room to
      * read more after it. */
-    if (c->in_len)
-        memcpy(ws->rbuf, c->in, c->in_len);
     size_t len = c->in_len;
-    ssize_t r = read(c->watch.fd, ws->rbuf + len, sizeof ws->rbuf - len);
-    if (r < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+    if (len)
+        memcpy(ws->rbuf, c->in, len);
+    for (unsigned round = 1;; round++) {
+        size_t room = sizeof ws->rbuf - len;
+        ssize_t r = read(c->watch.fd, ws->rbuf + len, room);
+        if (r < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                conn_kill(ws, c);
+            else if (round > 1)
+                conn_keep(ws, c, 0, len);
+            return;
+        }
+        if (r == 0) {
             conn_kill(ws, c);
-        return;
+            return;
+        }
+        len += (size_t)r;
+        size_t off = conn_frames(ws, c, ws->rbuf, len);
+        if (c->dead || c->closing)
+            return;
+        if ((size_t)r < room || round == WS_READS_PER_EVENT) {
+            conn_keep(ws, c, off, len);
+            return;
+        }
+        memmove(ws->rbuf, ws->rbuf + off, len - off);
+        len -= off;
     }
-    if (r == 0) {
-        conn_kill(ws, c);
-        return;
-    }
-    conn_consume(ws, c, len + (size_t)r);
-}
-
-static void conn_writable(struct ws_tracker *ws, struct ws_conn *c)
-{
-    ssize_t w = send(c->watch.fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
-    if (w < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-            conn_kill(ws, c);
-        return;
-    }
-    c->out_off += (size_t)w;
-    if (c->out_off < c->out_len)
-        return;
-    free(c->out);
-    c->out = NULL;
-    c->out_off = c->out_len = 0;
-    if (c->closing) {
-        conn_kill(ws, c);
-        return;
-    }
-    if (loop_set(ws->loop, &c->watch, LOOP_READ) < 0)
-        conn_kill(ws, c);
 }
 
 static void conn_event(loop_t *loop, struct loop_watch *w, int events)
@@ -877,8 +959,8 @@ static void conn_event(loop_t *loop, struct loop_watch *w, int events)
     (void)loop;
     struct ws_conn *c = w->data;
     struct ws_tracker *ws = c->ws;
-    if ((events & LOOP_WRITE) && c->out_len)
-        conn_writable(ws, c);
+    if ((events & LOOP_WRITE) && c->out_len > c->out_off)
+        conn_flush(ws, c);
     if (!c->dead && !c->closing && (events & LOOP_READ))
         conn_readable(ws, c);
     reap(ws);
@@ -1097,6 +1179,7 @@ static void ws_free(struct ws_tracker *ws)
     while (ws->conns)
         conn_kill(ws, ws->conns);
     reap(ws);
+    free(ws->dirty);
     for (struct hand_item *h = ws->hand_head, *next; h; h = next) {
         next = h->next;
         close(h->fd);
@@ -1156,6 +1239,7 @@ struct ws_tracker *ws_tracker_start(struct tracker *t, unsigned stats_id,
         return NULL;
     }
     loop_set_tick(ws->loop, WS_TICK_MS, on_tick, ws);
+    loop_set_flush(ws->loop, ws_flush, ws);
     int e = pthread_create(&ws->thread, NULL, ws_main, ws);
     if (e) {
         log_error("websocket thread: pthread_create: %s", strerror(e));

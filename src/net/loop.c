@@ -1,9 +1,10 @@
 /* loop.c - the back-end-neutral half of the event loop: dispatch, timers, stop.
  *
- * Each iteration reads the monotonic clock once, runs due timers, then waits in the back-end
- * no longer than the next timer and dispatches the ready watches of that batch. A watch
- * deleted during dispatch has its remaining entries in the batch cleared, so a callback that
- * closes and frees another connection never makes the loop call into freed memory. */
+ * Each iteration reads the monotonic clock once, runs due timers and the flush hook, then
+ * waits in the back-end no longer than the next timer and dispatches the ready watches of
+ * that batch. A watch deleted during dispatch has its remaining entries in the batch
+ * cleared, so a callback that closes and frees another connection never makes the loop call
+ * into freed memory. */
 #include "net/loop.h"
 
 #include <errno.h>
@@ -25,6 +26,8 @@ struct loop {
     unsigned timers_gen;    /* bumped by every add/del, so a timer scan knows to restart */
     struct loop_timer tick; /* loop_set_tick's timer */
     bool tick_on;
+    loop_tick_fn flush_fn;  /* loop_set_flush's */
+    void *flush_ctx;
 };
 
 loop_t *loop_new(unsigned max_watches)
@@ -120,6 +123,12 @@ void loop_set_tick(loop_t *loop, unsigned interval_ms, loop_tick_fn fn, void *ct
     }
 }
 
+void loop_set_flush(loop_t *loop, loop_tick_fn fn, void *ctx)
+{
+    loop->flush_fn = fn;
+    loop->flush_ctx = ctx;
+}
+
 /* Run every due timer once; returns ms until the next one is due (-1: no timers). */
 static int run_timers(loop_t *loop, uint64_t now)
 {
@@ -149,6 +158,8 @@ void loop_run(loop_t *loop)
     loop->stop = false;
     while (!loop->stop) {
         int timeout = run_timers(loop, clock_now_ms());
+        if (loop->flush_fn)
+            loop->flush_fn(loop, loop->flush_ctx);
         if (loop->stop)
             break;
         loop->nfired = loop_backend_wait(loop->be, timeout, loop->fired, LOOP_BATCH);

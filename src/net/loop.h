@@ -39,6 +39,11 @@ void loop_del(loop_t *loop, struct loop_watch *w);
 /* fn runs about every interval_ms (one tick function per loop). */
 void loop_set_tick(loop_t *loop, unsigned interval_ms, loop_tick_fn fn, void *ctx);
 
+/* fn runs once per loop iteration just before the loop waits again: after the timers and
+ * after every callback of the previous batch. The place to flush output that callbacks only
+ * queued (one write per connection per iteration instead of one per message). NULL: none. */
+void loop_set_flush(loop_t *loop, loop_tick_fn fn, void *ctx);
+
 /* Further periodic callbacks, for modules that share a loop and need their own clock (each
  * HTTP server's ~20 ms timer). Caller-owned like a watch; loop_timer_del before freeing it.
  * Either call is safe from inside any callback or timer. */
