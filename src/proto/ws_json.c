@@ -4,6 +4,7 @@
  * object's known keys are decoded on the way, everything else is validated and skipped. */
 #include "proto/ws_json.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "proto/websocket.h"
@@ -31,7 +32,22 @@ static int hexval(int c)
     return -1;
 }
 
-/* Validate a string at p->i (which is '"'); tok gets the token, quotes included. */
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+
+/* Nonzero iff one of the 8 bytes of w needs a look of its own inside a string: '"', '\\',
+ * a control byte (< 0x20) or a non-ASCII byte (>= 0x80). Exact as a yes/no answer. */
+static uint64_t special8(uint64_t w)
+{
+    uint64_t q = w ^ (ONES * '"'), b = w ^ (ONES * '\\');
+    uint64_t zero_q = (q - ONES) & ~q, zero_b = (b - ONES) & ~b;
+    uint64_t below_space = (w - ONES * 0x20) & ~w;
+    return (zero_q | zero_b | below_space | w) & HIGHS;
+}
+
+/* Validate a string at p->i (which is '"'); tok gets the token, quotes included. Runs of
+ * plain printable ASCII (SDP text between its escaped line ends) are skipped 8 bytes at a
+ * time. */
 static bool parse_string(struct jp *p, struct ws_span *tok)
 {
     size_t start = p->i;
@@ -39,6 +55,15 @@ static bool parse_string(struct jp *p, struct ws_span *tok)
         return false;
     p->i++;
     while (p->i < p->n) {
+        while (p->n - p->i >= 8) {
+            uint64_t w;
+            memcpy(&w, p->s + p->i, 8);
+            if (special8(w))
+                break;
+            p->i += 8;
+        }
+        if (p->i >= p->n)
+            break;
         unsigned char c = (unsigned char)p->s[p->i];
         if (c == '"') {
             p->i++;
@@ -59,7 +84,8 @@ static bool parse_string(struct jp *p, struct ws_span *tok)
                     if (hexval((unsigned char)p->s[p->i + k]) < 0)
                         return false;
                 p->i += 6;
-            } else if (strchr("\"\\/bfnrt", e) && e) {
+            } else if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' ||
+                       e == 'r' || e == 't') {
                 p->i += 2;
             } else {
                 return false;

@@ -156,6 +156,26 @@ TEST(unmask_in_pieces_and_header_roundtrip)
     }
 }
 
+/* The word-at-a-time unmasking against the definition, for every length, start phase and
+ * alignment around the 8-byte steps. */
+TEST(unmask_matches_bytewise)
+{
+    const uint8_t mask[4] = {0xa5, 0x01, 0x7e, 0xc3};
+    for (size_t align = 0; align < 8; align++) {
+        for (size_t n = 0; n <= 40; n++) {
+            for (uint64_t off = 0; off < 8; off++) {
+                uint8_t buf[64], want[64];
+                for (size_t i = 0; i < n; i++)
+                    buf[align + i] = want[i] = (uint8_t)(i * 37 + n);
+                for (size_t i = 0; i < n; i++)
+                    want[i] ^= mask[(off + i) & 3];
+                ws_unmask(buf + align, n, mask, off);
+                CHECK(memcmp(buf + align, want, n) == 0);
+            }
+        }
+    }
+}
+
 TEST(utf8_and_close_payload)
 {
     CHECK(ws_utf8_valid((const uint8_t *)"plain \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 17));
@@ -179,6 +199,7 @@ int main(void)
     RUN(frame_parse_lengths);
     RUN(frame_parse_rules);
     RUN(unmask_in_pieces_and_header_roundtrip);
+    RUN(unmask_matches_bytewise);
     RUN(utf8_and_close_payload);
     return CHECK_DONE();
 }

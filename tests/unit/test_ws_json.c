@@ -1,4 +1,6 @@
 /* test_ws_json.c - the WebSocket tracker's JSON messages: parsing and escaping. */
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "check.h"
@@ -169,6 +171,37 @@ TEST(writer_escapes)
     CHECK(b.overflow);
 }
 
+/* Strings are scanned 8 bytes at a time between special bytes: put each kind of special
+ * byte at every position of a 24-byte run and check it is still seen. */
+TEST(string_scan_every_position)
+{
+    char s[256], run[64];
+    const char *good[] = {"\\r\\n", "\xc3\xa9", "\\u00ff", "\\\"", "\xe2\x82\xac"};
+    const char *bad[] = {"\x01", "\x1f", "\x80", "\xff", "\\x", "\xc3"};
+    for (size_t pos = 0; pos <= 24; pos++) {
+        for (size_t g = 0; g < sizeof good / sizeof good[0] + sizeof bad / sizeof bad[0]; g++) {
+            bool ok = g < sizeof good / sizeof good[0];
+            const char *ins = ok ? good[g] : bad[g - sizeof good / sizeof good[0]];
+            memset(run, 'a', 24);
+            memcpy(run + pos, ins, strlen(ins));
+            size_t rl = pos + strlen(ins) + (pos < 24 ? 24 - pos : 0);
+            memset(run + pos + strlen(ins), 'b', rl - pos - strlen(ins));
+            int n = snprintf(s, sizeof s,
+                             "{\"action\":\"announce\",\"offers\":[{\"offer\":{\"sdp\":\"%.*s\"},"
+                             "\"offer_id\":\"o\"}]}",
+                             (int)rl, run);
+            const char *f;
+            enum ws_json_error e = ws_json_parse(s, (size_t)n, &m, &f);
+            CHECK_EQ_INT(e == WS_JSON_OK, ok);
+            if (ok)
+                CHECK_EQ_INT(m.offers[0].offer.len, rl + strlen("{\"sdp\":\"\"}"));
+        }
+    }
+    /* A quote inside the run ends the string: the rest is then not JSON. */
+    CHECK_EQ_INT(parse("{\"action\":\"announce\",\"x\":\"aaaaaaaaaaa\"aaaaaaaaaaaaaaa\"}", NULL),
+                 WS_JSON_SYNTAX);
+}
+
 int main(void)
 {
     RUN(announce_with_offers);
@@ -178,5 +211,6 @@ int main(void)
     RUN(depth_limit);
     RUN(too_many_offers_and_hashes);
     RUN(writer_escapes);
+    RUN(string_scan_every_position);
     return CHECK_DONE();
 }
