@@ -43,7 +43,8 @@ void cluster_publish(struct cluster *c, unsigned worker, const uint8_t *info_has
                      const struct peer_addr *peer, bool stop, bool seeder, bool completed);
 
 /* Append the cluster metrics (CLUSTER-SPEC.md names): Prometheus families when prom, else
- * "name value" lines (for /stats?mode=cluster). */
+ * "name value" lines (for /stats?mode=cluster). The lag gauges are taken at this call (now
+ * minus the origin time of each origin's last applied batch), so a silent origin's grows. */
 void cluster_render(struct cluster *c, struct text *t, bool prom);
 
 #endif

@@ -52,8 +52,10 @@ struct origin {
     uint32_t seq;
     bool known;
     uint64_t applied;   /* atomic: deltas applied */
-    uint64_t lag_ms;    /* atomic */
-    bool lag_set;       /* atomic */
+    /* atomic: origin time of the last applied batch (wall-clock ms; the batch carries whole
+     * seconds), 0 before the first. The lag is taken from it when the metrics are read, so
+     * for a silent origin it grows instead of freezing. */
+    uint64_t origin_ms;
 };
 
 struct cluster {

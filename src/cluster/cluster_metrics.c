@@ -1,5 +1,5 @@
 /* cluster_metrics.c - cluster_render (cluster.h): the CLUSTER-SPEC.md metric families, read
- * from the relaxed atomics the threads keep. */
+ * from the relaxed atomics the threads keep; the lag is computed here, at read time. */
 #ifdef SWARMD_HAVE_HIREDIS
 
 #include "cluster/cluster_internal.h"
@@ -41,13 +41,17 @@ void cluster_render(struct cluster *c, struct text *t, bool prom)
         tprintf(t, "swarmd_cluster_rejected_total{reason=\"%s\"} %llu\n",
                 batch_reject_name((enum batch_reject)i), (unsigned long long)get(&c->rejected[i]));
     fam(t, prom, "swarmd_cluster_lag_seconds", "gauge",
-        "Now minus the origin time of the last batch applied from that node.");
-    for (unsigned i = 0; i < c->n_origins; i++)
-        if (__atomic_load_n(&c->origins[i].lag_set, __ATOMIC_RELAXED)) {
-            uint64_t ms = get(&c->origins[i].lag_ms);
-            tprintf(t, "swarmd_cluster_lag_seconds{origin=\"%u\"} %llu.%03u\n", c->origins[i].id,
-                    (unsigned long long)(ms / 1000), (unsigned)(ms % 1000));
-        }
+        "Now minus the origin time (whole seconds) of the last batch applied from that node.");
+    uint64_t now_ms = cluster_wall_ms();
+    for (unsigned i = 0; i < c->n_origins; i++) {
+        uint64_t origin_ms = get(&c->origins[i].origin_ms);
+        if (!origin_ms)
+            continue; /* nothing applied from it yet: no series rather than a made-up value */
+        /* An origin clock ahead of ours (up to the 60 s the batch check allows) reads 0. */
+        uint64_t ms = now_ms > origin_ms ? now_ms - origin_ms : 0;
+        tprintf(t, "swarmd_cluster_lag_seconds{origin=\"%u\"} %llu.%03u\n", c->origins[i].id,
+                (unsigned long long)(ms / 1000), (unsigned)(ms % 1000));
+    }
     fam(t, prom, "swarmd_cluster_gaps_total", "counter",
         "Sequence jumps seen in other nodes' streams (dropped or trimmed batches).");
     tprintf(t, "swarmd_cluster_gaps_total %llu\n", (unsigned long long)get(&c->gaps));

@@ -1,7 +1,7 @@
 /* sync_in.c - the sync-in thread (cluster_internal.h): XREADs the other nodes' streams from
  * the last applied ids, validates every batch (batch.h, plus origin, incarnation and seq),
  * applies its records with store_apply_remote and counts what it refused; keeps the per-origin
- * positions (under pos_lock, for the snapshot hook) and the lag. */
+ * positions (under pos_lock, for the snapshot hook) and the lag's origin time. */
 #ifdef SWARMD_HAVE_HIREDIS
 
 #include <stdio.h>
@@ -65,9 +65,8 @@ static void apply_batch(struct cluster *c, struct origin *o, const uint8_t *p, s
     o->inc = h.incarnation;
     o->seq = h.seq;
     pthread_mutex_unlock(&c->pos_lock);
-    uint64_t origin_ms = (uint64_t)h.time * 1000;
-    __atomic_store_n(&o->lag_ms, now_ms > origin_ms ? now_ms - origin_ms : 0, __ATOMIC_RELAXED);
-    __atomic_store_n(&o->lag_set, true, __ATOMIC_RELAXED);
+    /* Heartbeats count too: they keep a live but idle origin's lag under ~5 s. */
+    put(&o->origin_ms, (uint64_t)h.time * 1000);
     if (h.type != BATCH_DELTAS)
         return;
 
