@@ -19,7 +19,8 @@
 #include "util/rng.h"
 
 #define RING_CAPACITY 16384
-#define LOCK_TTL_S 15
+/* Seconds the node-id lock outlives its last refresh (as text: it is a SET argument). */
+#define LOCK_TTL_S "15"
 /* A live owner refreshes its lock every LOCK_REFRESH_MS; a start that finds a foreign lock
  * looks again this much later: if its TTL went up or barely down, the owner lives. */
 #define LOCK_PROBE_MS 2200
@@ -83,7 +84,7 @@ redisReply *cluster_cmd(engine_t *e, int argc, const char **argv)
 
 enum lock_state cluster_lock_take(struct cluster *c, engine_t *e, bool force)
 {
-    const char *set[] = {"SET", c->lock_key, c->inc_text, "EX", "15", "NX"};
+    const char *set[] = {"SET", c->lock_key, c->inc_text, "EX", LOCK_TTL_S, "NX"};
     redisReply *r = cluster_cmd(e, force ? 5 : 6, set);
     if (!r)
         return LOCK_ERROR;
@@ -107,7 +108,7 @@ enum lock_state cluster_lock_take(struct cluster *c, engine_t *e, bool force)
         st = LOCK_ERROR;
     freeReplyObject(r);
     if (st == LOCK_OURS) {
-        const char *ex[] = {"SET", c->lock_key, c->inc_text, "EX", "15"};
+        const char *ex[] = {"SET", c->lock_key, c->inc_text, "EX", LOCK_TTL_S};
         r = cluster_cmd(e, 5, ex);
         if (!r)
             return LOCK_ERROR;
