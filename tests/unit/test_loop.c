@@ -2,8 +2,9 @@
  *
  * Readiness for read and write, changing interest, hang-ups, deleting watches (also ones
  * still pending in the same batch, also from another watch's callback), batches larger than
- * the loop's batch size, ticks and extra timers. Every test has a safety tick that stops the
- * loop after a bounded time, so a broken loop fails a check instead of hanging. */
+ * the loop's batch size, ticks, extra timers and the flush hook. Every test has a safety
+ * tick that stops the loop after a bounded time, so a broken loop fails a check instead of
+ * hanging. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -461,6 +462,58 @@ static void ping_cb(loop_t *loop, struct loop_watch *w, int events)
     CHECK_EQ_INT(write(w->fd, &c, 1), 1);
 }
 
+/* The flush hook runs once per iteration, before the wait: after the whole batch of ready
+ * watches, not after each callback (ws_tracker sends the output queued by a batch there). */
+static int flush_handled, flush_calls, flush_seen[8];
+
+static void flush_read_one(loop_t *loop, struct loop_watch *w, int events)
+{
+    (void)loop;
+    char c;
+    if (events & LOOP_READ) {
+        CHECK_EQ_INT(read(w->fd, &c, 1), 1);
+        flush_handled++;
+    }
+}
+
+static void flush_hook(loop_t *loop, void *ctx)
+{
+    (void)ctx;
+    if (flush_calls < 8)
+        flush_seen[flush_calls] = flush_handled;
+    flush_calls++;
+    if (flush_handled == 3)
+        loop_stop(loop);
+}
+
+TEST(flush_hook_after_each_batch)
+{
+    loop_t *loop = loop_new(16);
+    CHECK(loop != NULL);
+    int p[3][2];
+    struct loop_watch w[3];
+    for (int i = 0; i < 3; i++) {
+        CHECK(pipe(p[i]) == 0);
+        CHECK_EQ_INT(write(p[i][1], "x", 1), 1);
+        w[i] = (struct loop_watch){.fd = p[i][0], .fn = flush_read_one};
+        CHECK(loop_add(loop, &w[i], LOOP_READ) == 0);
+    }
+    struct guard g = {0, 200};
+    loop_set_tick(loop, 5, guard_tick, &g);
+    loop_set_flush(loop, flush_hook, NULL);
+    loop_run(loop);
+    CHECK_EQ_INT(flush_handled, 3);
+    CHECK_EQ_INT(flush_calls, 2);   /* before the first wait, then after the one batch */
+    CHECK_EQ_INT(flush_seen[0], 0);
+    CHECK_EQ_INT(flush_seen[1], 3); /* all three callbacks ran before it */
+    for (int i = 0; i < 3; i++) {
+        loop_del(loop, &w[i]);
+        close(p[i][0]);
+        close(p[i][1]);
+    }
+    loop_free(loop);
+}
+
 TEST(ping_pong)
 {
     int sv[2];
@@ -497,5 +550,6 @@ int main(void)
     RUN(ticks_run_while_busy);
     RUN(extra_timers);
     RUN(ping_pong);
+    RUN(flush_hook_after_each_batch);
     return CHECK_DONE();
 }
