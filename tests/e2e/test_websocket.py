@@ -465,6 +465,30 @@ def run(runner, swarmd):
         check("failure reason" not in w.recv_json(), "60 kB message accepted")
     T("fragmentation, control frames, oversized and malformed frames", frames)
 
+    def batched():
+        # Several frames in one segment: the replies (queued during the turn and sent together)
+        # come back in order, and nothing follows the close frame, not even the reply to an
+        # announce sent after the close.
+        def frame(op, payload):
+            key = os.urandom(4)
+            n = len(payload)
+            head = struct.pack(">BB", 0x80 | op, 0x80 | n) if n < 126 else \
+                struct.pack(">BBH", 0x80 | op, 0x80 | 126, n)
+            return head + key + bytes(c ^ key[i & 3] for i, c in enumerate(payload))
+        h = rand_hash()
+        ann = json.dumps({"action": "announce", "info_hash": s20(h),
+                          "peer_id": s20(rand_peer_id()), "left": 5}).encode()
+        w = ws()
+        w.sock.sendall(frame(9, b"a") + frame(1, ann) + frame(9, b"b") +
+                       frame(8, struct.pack(">H", 1000)) + frame(1, ann))
+        eq(w.recv_frame(), (10, b"a"), "first pong")
+        eq(w.recv_json()["info_hash"], s20(h), "announce answered between the pings")
+        eq(w.recv_frame(), (10, b"b"), "second pong")
+        w.expect_close(1000)
+        eq(w.buf, b"", "nothing after the close frame")
+        wait_counts(h, (0, 0, 0), "a closed connection is stopped")
+    T("frames batched in one segment: replies in order, nothing after close", batched)
+
     def slow_reader():
         h = rand_hash()
         slow = ws()
