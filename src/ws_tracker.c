@@ -12,8 +12,9 @@
  * holds no buffers. Output is only queued while events are handled and each connection's
  * queue goes out in one send at the end of the loop turn (ws_flush, the loop's flush hook):
  * under load a peer gets several offers per turn, and one send per message was most of the
- * cost (loopback TCP work per segment). Connections that must go while a relay loop may still be walking a
- * swarm are only marked (conn_kill) and freed at the end of the event (reap). */
+ * cost (loopback TCP work per segment). Connections that must go while a relay loop may
+ * still be walking a swarm are only marked (conn_kill) and freed at the end of the event
+ * (reap). */
 #include "ws_tracker.h"
 
 #include <errno.h>
@@ -512,6 +513,8 @@ static void conn_close_with(struct ws_tracker *ws, struct ws_conn *c, unsigned c
     uint8_t p[2] = {(uint8_t)(code >> 8), (uint8_t)code};
     conn_send_frame(ws, c, WS_OP_CLOSE, p, code ? 2 : 0);
     c->closing = true; /* the flush closes it once the close frame is out */
+    if (!c->dead && c->out_off == c->out_len) /* sent at once: the flush list could not grow */
+        conn_kill(ws, c);
 }
 
 /* The reply buffer: JSON goes after room for the frame header. */
