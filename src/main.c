@@ -27,6 +27,7 @@
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/log_syslog.h"
+#include "util/memtune.h"
 #include "util/rng.h"
 #include "worker.h"
 #include "ws_tracker.h"
@@ -219,12 +220,20 @@ static void *housekeeping_main(void *arg)
 {
     struct housekeeping *h = arg;
     unsigned per_step = 1, steps = h->cycle_seconds * (1000 / HOUSEKEEPING_TICK_MS);
+    unsigned visited = 0;
     struct timespec tick = {0, HOUSEKEEPING_TICK_MS * 1000000L};
 
     while (!__atomic_load_n(&h->stop, __ATOMIC_RELAXED)) {
         nanosleep(&tick, NULL);
         /* A few shards per tick: expiry never holds many locks or stalls any worker long. */
         unsigned nshards = store_expire_step(h->store, clock_now(), per_step);
+        visited += per_step;
+        /* Once per full pass, hand the pages expiry (and the full scrape) freed back to the
+         * kernel: without it RSS creeps up under churn while the store itself stays flat. */
+        if (visited >= nshards) {
+            memtune_release();
+            visited = 0;
+        }
         per_step = (nshards + steps - 1) / steps;
         if (per_step == 0)
             per_step = 1;
@@ -328,6 +337,7 @@ static bool daemon_start(struct daemon *d)
     sc.max_torrents = cfg->max_torrents;
     sc.max_peers = cfg->max_peers_per_torrent;
     sc.max_bytes = (uint64_t)cfg->max_memory_mib << 20;
+    sc.evict = cfg->evict;
     if (!rng_os_bytes(sc.hash_key, sizeof sc.hash_key)) {
         log_error("cannot read random bytes from the operating system");
         return false;
@@ -416,6 +426,7 @@ int main(int argc, char **argv)
     sigset_t sigs;
 
     clock_init();
+    memtune_init();
     switch (config_parse_args(&d.cfg, argc, argv, err, sizeof err)) {
     case CONFIG_ARGS_EXIT_OK:
         return 0;
