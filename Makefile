@@ -85,6 +85,7 @@ bench: deps
 	$(MAKE) VARIANT=release all
 	$(MAKE) bench-progs
 	@sh bench/run.sh
+	@/usr/bin/python3 bench/ws_relay.py
 
 # ---- benchmark programs (bench/run.sh): standalone load generator and trivial responders,
 # built on their own (no libswarmd) with -O2, whatever VARIANT says. ----
@@ -104,21 +105,31 @@ fuzz:
 clean:
 	rm -rf build
 
-# ---- make install [PREFIX=/usr/local] [DESTDIR=]: binary, man page, sample config, systemd
-# unit (its paths rewritten to PREFIX). An existing swarmd.conf is never overwritten. ----
+# ---- make install [PREFIX=/usr/local] [DESTDIR=] [SYSCONFDIR=] [SWARMD_BIN=]: binary, man
+# page, sample config, systemd unit. Paths inside the unit and the sample config are rewritten
+# to PREFIX and SYSCONFDIR (/etc when PREFIX is /usr, else PREFIX/etc). An existing swarmd.conf
+# is never overwritten. SWARMD_BIN installs an already built binary (e.g. build/check/swarmd)
+# instead of building $(O)/swarmd. ----
 PREFIX ?= /usr/local
+ifeq ($(PREFIX),/usr)
+SYSCONFDIR ?= /etc
+else
 SYSCONFDIR ?= $(PREFIX)/etc
+endif
 UNITDIR ?= $(PREFIX)/lib/systemd/system
+MANDIR ?= $(PREFIX)/share/man
+SWARMD_BIN ?= $(O)/swarmd
+INSTALL_SED := sed -e 's|/usr/local/bin/|$(PREFIX)/bin/|g' -e 's|/usr/local/etc/|$(SYSCONFDIR)/|g'
 .PHONY: install
-install: $(O)/swarmd
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8 \
+install: $(SWARMD_BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(UNITDIR)
-	install -m 755 $(O)/swarmd $(DESTDIR)$(PREFIX)/bin/swarmd
-	install -m 644 docs/swarmd.8 $(DESTDIR)$(PREFIX)/share/man/man8/swarmd.8
-	test -e $(DESTDIR)$(SYSCONFDIR)/swarmd.conf || \
-		install -m 644 contrib/swarmd.conf $(DESTDIR)$(SYSCONFDIR)/swarmd.conf
-	sed -e 's|/usr/local/bin/|$(PREFIX)/bin/|' -e 's|/usr/local/etc/|$(SYSCONFDIR)/|' \
-		contrib/swarmd.service > $(DESTDIR)$(UNITDIR)/swarmd.service
+	install -m 755 $(SWARMD_BIN) $(DESTDIR)$(PREFIX)/bin/swarmd
+	install -m 644 docs/swarmd.8 $(DESTDIR)$(MANDIR)/man8/swarmd.8
+	test -e $(DESTDIR)$(SYSCONFDIR)/swarmd.conf || { \
+		$(INSTALL_SED) contrib/swarmd.conf > $(DESTDIR)$(SYSCONFDIR)/swarmd.conf && \
+		chmod 644 $(DESTDIR)$(SYSCONFDIR)/swarmd.conf; }
+	$(INSTALL_SED) contrib/swarmd.service > $(DESTDIR)$(UNITDIR)/swarmd.service
 	chmod 644 $(DESTDIR)$(UNITDIR)/swarmd.service
 # ---- end of install ----
 

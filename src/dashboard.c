@@ -27,10 +27,11 @@ struct blob *dashboard_json(const struct stats_snapshot *s, const struct top_lis
     tprintf(&t, "{\"version\":\"%s\",\"now\":%u,\"uptime\":%u,\"workers\":%u,", SWARMD_VERSION,
             now, s->uptime, s->workers);
     tprintf(&t, "\"torrents\":%llu,\"peers\":%llu,\"peers_ipv4\":%llu,\"peers_ipv6\":%llu,"
-                "\"seeders\":%llu,\"leechers\":%llu,\"completed\":%llu,\"store_bytes\":%llu,",
+                "\"peers_websocket\":%llu,\"seeders\":%llu,\"leechers\":%llu,\"completed\":%llu,\"store_bytes\":%llu,",
             (unsigned long long)s->store.torrents,
-            (unsigned long long)(s->store.peers4 + s->store.peers6),
+            (unsigned long long)(s->store.peers4 + s->store.peers6 + s->store.peers_ws),
             (unsigned long long)s->store.peers4, (unsigned long long)s->store.peers6,
+            (unsigned long long)s->store.peers_ws,
             (unsigned long long)s->store.seeders, (unsigned long long)s->store.leechers,
             (unsigned long long)c[STAT_COMPLETED], (unsigned long long)s->store.bytes);
     tprintf(&t, "\"requests_http\":%llu,\"requests_udp\":%llu,\"errors\":%llu,",

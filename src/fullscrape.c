@@ -27,7 +27,8 @@ struct fullscrape {
     struct blob *plain, *gz; /* gz, when present, is plain compressed */
     uint32_t built_at;
     bool need_plain, need_gz, stop;
-    size_t charged; /* plain + gz bytes charged to the store's memory budget */
+    size_t charged;  /* plain + gz bytes charged to the store's memory budget */
+    uint64_t builds; /* atomic: bodies built, for /metrics (read without mu) */
 };
 
 /* Charge what the cache holds now to the store's budget (tracker.max_memory): the cache
@@ -134,6 +135,7 @@ static void *fullscrape_thread(void *arg)
             charge_cache(fs);
             fs->built_at = clock_now();
             fs->need_plain = false;
+            __atomic_fetch_add(&fs->builds, 1, __ATOMIC_RELAXED);
         }
         if (fs->need_gz) {
             struct blob *plain = blob_ref(fs->plain);
@@ -197,6 +199,11 @@ void fullscrape_free(struct fullscrape *fs)
     pthread_mutex_destroy(&fs->mu);
     pthread_cond_destroy(&fs->cv);
     free(fs);
+}
+
+uint64_t fullscrape_builds(const struct fullscrape *fs)
+{
+    return fs ? __atomic_load_n(&fs->builds, __ATOMIC_RELAXED) : 0;
 }
 
 struct blob *fullscrape_get(struct fullscrape *fs, bool gzip, uint32_t now)

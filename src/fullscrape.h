@@ -21,4 +21,8 @@ void fullscrape_free(struct fullscrape *fs);
  * otherwise NULL after making sure a build is under way (ask again shortly). */
 struct blob *fullscrape_get(struct fullscrape *fs, bool gzip, uint32_t now);
 
+/* How many times the cached body was built from the store since start (gzip copies of a
+ * body are not counted: they never walk the store). Any thread; for statistics. */
+uint64_t fullscrape_builds(const struct fullscrape *fs);
+
 #endif

@@ -33,6 +33,9 @@
 #include "ws_tracker.h"
 
 #define HOUSEKEEPING_TICK_MS 100
+/* SIGTERM/SIGINT: longest time spent finishing in-flight replies, so that swarmd exits
+ * within a second (plus the final snapshot) even when a client stops reading. */
+#define SHUTDOWN_DRAIN_MS 850
 #define TORRENT_KEEP_SECONDS 86400
 
 static unsigned usable_cpus(void)
@@ -212,19 +215,63 @@ static void sockets_for_worker(const struct sockets *s, unsigned w, struct worke
 struct housekeeping {
     store_t *store;
     unsigned cycle_seconds; /* visit every shard once in this long */
-    int stop;               /* atomic */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;      /* signalled by hk_request_stop: shutdown waits out no tick */
+    bool stop;              /* guarded by mu */
+    bool ready;             /* mu and cv initialised */
     pthread_t thread;
 };
+
+static bool hk_init(struct housekeeping *h)
+{
+    pthread_condattr_t ca;
+    if (pthread_condattr_init(&ca) != 0)
+        return false;
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    bool ok = pthread_cond_init(&h->cv, &ca) == 0;
+    pthread_condattr_destroy(&ca);
+    if (!ok)
+        return false;
+    pthread_mutex_init(&h->mu, NULL);
+    h->ready = true;
+    return true;
+}
+
+static void hk_request_stop(struct housekeeping *h)
+{
+    if (!h->ready)
+        return;
+    pthread_mutex_lock(&h->mu);
+    h->stop = true;
+    pthread_cond_signal(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+}
+
+/* Sleep one tick; false once a stop was requested. */
+static bool hk_sleep(struct housekeeping *h)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_nsec += HOUSEKEEPING_TICK_MS * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&h->mu);
+    while (!h->stop && pthread_cond_timedwait(&h->cv, &h->mu, &until) != ETIMEDOUT) {
+    }
+    bool go = !h->stop;
+    pthread_mutex_unlock(&h->mu);
+    return go;
+}
 
 static void *housekeeping_main(void *arg)
 {
     struct housekeeping *h = arg;
     unsigned per_step = 1, steps = h->cycle_seconds * (1000 / HOUSEKEEPING_TICK_MS);
     unsigned visited = 0;
-    struct timespec tick = {0, HOUSEKEEPING_TICK_MS * 1000000L};
 
-    while (!__atomic_load_n(&h->stop, __ATOMIC_RELAXED)) {
-        nanosleep(&tick, NULL);
+    while (hk_sleep(h)) {
         /* A few shards per tick: expiry never holds many locks or stalls any worker long. */
         unsigned nshards = store_expire_step(h->store, clock_now(), per_step);
         visited += per_step;
@@ -264,7 +311,17 @@ struct daemon {
 
 static void daemon_stop(struct daemon *d)
 {
-    worker_request_stop();
+    /* A drain: workers and the WebSocket thread finish what they had received, together,
+     * by one deadline. Once no worker watches a listening socket any more, closing them
+     * makes the kernel refuse new connections (and UDP answer with port-unreachable)
+     * while the replies in flight are still being written. */
+    uint64_t deadline = clock_now_ms() + SHUTDOWN_DRAIN_MS;
+    worker_request_stop(deadline);
+    ws_tracker_drain(d->ws, deadline);
+    hk_request_stop(&d->hk); /* expiry may stop now; joined below */
+    for (unsigned i = 0; i < d->nstarted; i++)
+        worker_wait_released(d->workers[i]);
+    sockets_close(&d->socks);
     for (unsigned i = 0; i < d->nstarted; i++)
         worker_join(d->workers[i]);
     d->nstarted = 0;
@@ -272,9 +329,13 @@ static void daemon_stop(struct daemon *d)
     d->ws = NULL;
     d->tracker.ws = NULL;
     if (d->hk_started) {
-        __atomic_store_n(&d->hk.stop, 1, __ATOMIC_RELAXED);
         pthread_join(d->hk.thread, NULL);
         d->hk_started = false;
+    }
+    if (d->hk.ready) {
+        pthread_cond_destroy(&d->hk.cv);
+        pthread_mutex_destroy(&d->hk.mu);
+        d->hk.ready = false;
     }
     persist_stop(d->persist);
     d->persist = NULL;
@@ -289,7 +350,6 @@ static void daemon_stop(struct daemon *d)
     free(d->stats);
     free(d->workers);
     free(d->wsocks);
-    sockets_close(&d->socks);
 }
 
 static bool daemon_start(struct daemon *d)
@@ -395,7 +455,8 @@ static bool daemon_start(struct daemon *d)
         d->hk.cycle_seconds = 30;
     if (d->hk.cycle_seconds < 1)
         d->hk.cycle_seconds = 1;
-    if (pthread_create(&d->hk.thread, NULL, housekeeping_main, &d->hk) != 0) {
+    if (!hk_init(&d->hk) ||
+        pthread_create(&d->hk.thread, NULL, housekeeping_main, &d->hk) != 0) {
         log_error("cannot start the housekeeping thread");
         return false;
     }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fullscrape.h"
 #include "stats_text.h"
 
 static void family(struct text *t, const char *name, const char *type, const char *help)
@@ -92,9 +93,11 @@ struct blob *metrics_render(const struct tracker *t, const struct stats_snapshot
 
     family(&x, "swarmd_torrents", "gauge", "Torrents in memory.");
     sample(&x, "swarmd_torrents", NULL, s->store.torrents);
-    family(&x, "swarmd_peers", "gauge", "Peers in memory, by address family.");
+    family(&x, "swarmd_peers", "gauge",
+           "Peers in memory, by address family (websocket: WebTorrent peers, no address).");
     sample(&x, "swarmd_peers", "family=\"ipv4\"", s->store.peers4);
     sample(&x, "swarmd_peers", "family=\"ipv6\"", s->store.peers6);
+    sample(&x, "swarmd_peers", "family=\"websocket\"", s->store.peers_ws);
     family(&x, "swarmd_swarm_peers", "gauge", "Peers in memory, seeders and leechers.");
     sample(&x, "swarmd_swarm_peers", "role=\"seeder\"", s->store.seeders);
     sample(&x, "swarmd_swarm_peers", "role=\"leecher\"", s->store.leechers);
@@ -103,6 +106,10 @@ struct blob *metrics_render(const struct tracker *t, const struct stats_snapshot
     family(&x, "swarmd_fullscrape_bytes_total", "counter",
            "Full-scrape body bytes sent (gzip-compressed when the client accepted it).");
     sample(&x, "swarmd_fullscrape_bytes_total", NULL, c[STAT_HTTP_FULLSCRAPE_BYTES]);
+    family(&x, "swarmd_fullscrape_builds_total", "counter",
+           "Full-scrape bodies built from the store (requests within tracker.fullscrape_cache "
+           "seconds of a build reuse it).");
+    sample(&x, "swarmd_fullscrape_builds_total", NULL, fullscrape_builds(t->fullscrape));
     family(&x, "swarmd_udp_connection_id_failures_total", "counter",
            "UDP requests with an unknown or expired connection ID.");
     sample(&x, "swarmd_udp_connection_id_failures_total", NULL, c[STAT_UDP_BAD_CONNID]);

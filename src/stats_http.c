@@ -131,7 +131,7 @@ static void everything_xml(struct text *t, const struct stats_snapshot *s, uint3
                "    <count_iterator>%llu</count_iterator>\n  </torrents>\n",
             (unsigned long long)s->store.torrents, (unsigned long long)s->store.torrents);
     tprintf(t, "  <peers>\n    <count>%llu</count>\n  </peers>\n",
-            (unsigned long long)(s->store.peers4 + s->store.peers6));
+            (unsigned long long)(s->store.peers4 + s->store.peers6 + s->store.peers_ws));
     tprintf(t, "  <seeds>\n    <count>%llu</count>\n  </seeds>\n",
             (unsigned long long)s->store.seeders);
     tprintf(t, "  <completed>\n    <count>%llu</count>\n  </completed>\n",
@@ -235,7 +235,7 @@ static enum http_action serve_stats(struct tracker_worker *w, const struct http_
     stats_snapshot_read(w->t, w->now, &s);
     const uint64_t *c = s.sum;
     uint32_t up = s.uptime;
-    uint64_t peers = s.store.peers4 + s.store.peers6;
+    uint64_t peers = s.store.peers4 + s.store.peers6 + s.store.peers_ws;
     uint64_t udp_all = c[STAT_UDP_CONNECT] + c[STAT_UDP_ANNOUNCE] + c[STAT_UDP_SCRAPE] +
                        c[STAT_UDP_MALFORMED];
     uint64_t udp_ok = c[STAT_UDP_ANNOUNCE] + c[STAT_UDP_SCRAPE];

@@ -132,7 +132,6 @@ const char *tracker_announce(struct tracker_worker *w, const struct announce_req
         stat_inc(w->stats, STAT_ANNOUNCE_THROTTLED); /* counts only: res has no peers */
     if (req->event == EVENT_COMPLETED)
         stat_inc(w->stats, STAT_COMPLETED);
-    ws_tracker_add_counts(w->t->ws, req->info_hash, &res.counts); /* browser peers count too */
 
     out->counts = res.counts;
     out->interval = jittered(w, cfg->interval);
@@ -150,7 +149,6 @@ void tracker_scrape(struct tracker_worker *w, const struct scrape_req *req,
     for (unsigned i = 0; i < req->count; i++) {
         if (access_ctl_allowed(w->t->access, req->hashes[i])) {
             store_scrape(w->t->store, req->hashes[i], &counts[i]);
-            ws_tracker_add_counts(w->t->ws, req->hashes[i], &counts[i]);
         } else {
             /* Not served here: nothing to tell, not even whether we know it. */
             memset(&counts[i], 0, sizeof counts[i]);

@@ -1,9 +1,14 @@
 /* worker.c - one worker thread: its loop, its UDP and HTTP servers, its tracker state.
  *
  * Everything a worker needs is built by worker_start in the calling thread (so failures are
- * reported synchronously) and then used only by the worker's own thread. The one shared
- * piece of state here is the stop flag, set from a signal handler and polled by every
- * worker's 100 ms tick. */
+ * reported synchronously) and then used only by the worker's own thread. The shared pieces
+ * are the stop deadline, set by the main thread and polled by every worker every 20 ms,
+ * and each worker's "released" flag, which tells the main thread that the worker no longer
+ * watches its listening sockets (so they can be closed: new connections are then refused).
+ *
+ * Stopping is a drain: UDP answers what is already queued, HTTP finishes every request
+ * received before the stop (http_server_drain); the loop ends when no connection is left or
+ * at the deadline, whichever comes first, and anything still open then is cut. */
 #include "worker.h"
 
 #include <limits.h>
@@ -11,6 +16,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "net/http_server.h"
 #include "net/loop.h"
@@ -21,6 +27,8 @@
 #include "ws_tracker.h"
 
 #define WORKER_TICK_MS 100
+#define WORKER_STOP_POLL_MS 20  /* how soon a stop request is noticed (the HTTP timer's pace) */
+#define WORKER_DRAIN_TICK_MS 5  /* while draining: notice the last connection closing soon */
 
 struct worker {
     pthread_t thread;
@@ -32,23 +40,59 @@ struct worker {
     unsigned n_udp;
     struct http_server *http[WORKER_MAX_SOCKETS];
     unsigned n_http;
+    bool draining;
+    int released; /* atomic: the listening sockets are no longer watched */
+    struct loop_timer stop_poll;
 };
 
-/* Lock-free int: an atomic store to it is async-signal-safe, and threads see it. */
-static int stop_requested;
+/* 0: serving; otherwise the clock_now_ms() by which every worker must have stopped. A
+ * lock-free 64-bit atomic: a store is async-signal-safe, and every thread sees it. */
+static uint64_t stop_deadline_ms;
 
-void worker_request_stop(void)
+void worker_request_stop(uint64_t deadline_ms)
 {
-    __atomic_store_n(&stop_requested, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&stop_deadline_ms, deadline_ms ? deadline_ms : 1, __ATOMIC_RELAXED);
+}
+
+static unsigned open_conns(const struct worker *w)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < w->n_http; i++)
+        n += http_server_conns(w->http[i]);
+    return n;
+}
+
+static void on_stop_poll(loop_t *loop, void *ctx)
+{
+    struct worker *w = ctx;
+    uint64_t deadline = __atomic_load_n(&stop_deadline_ms, __ATOMIC_RELAXED);
+    if (!deadline)
+        return;
+    if (!w->draining) {
+        w->draining = true;
+        for (unsigned i = 0; i < w->n_udp; i++)
+            udp_server_drain(w->udp[i]);
+        for (unsigned i = 0; i < w->n_http; i++)
+            http_server_drain(w->http[i]);
+        __atomic_store_n(&w->released, 1, __ATOMIC_RELEASE);
+        loop_timer_del(loop, &w->stop_poll);
+        loop_timer_add(loop, &w->stop_poll, WORKER_DRAIN_TICK_MS, on_stop_poll, w);
+    }
+    unsigned left = open_conns(w);
+    if (left && clock_now_ms() < deadline)
+        return;
+    if (left)
+        log_info("worker %u: shutdown deadline reached, cutting %u connection%s", w->id, left,
+                 left == 1 ? "" : "s");
+    loop_stop(loop);
 }
 
 static void on_tick(loop_t *loop, void *ctx)
 {
+    (void)loop;
     struct worker *w = ctx;
     w->tw->now = clock_now();
     access_ctl_quiesce(w->tw->t->access, w->id); /* between requests: holds no list */
-    if (__atomic_load_n(&stop_requested, __ATOMIC_RELAXED))
-        loop_stop(loop);
 }
 
 void worker_block_signals(void)
@@ -138,6 +182,7 @@ struct worker *worker_start(struct tracker *t, unsigned id, const struct worker_
         w->n_http++;
     }
     loop_set_tick(w->loop, WORKER_TICK_MS, on_tick, w);
+    loop_timer_add(w->loop, &w->stop_poll, WORKER_STOP_POLL_MS, on_stop_poll, w);
 
     int e = pthread_create(&w->thread, NULL, worker_main, w);
     if (e) {
@@ -147,6 +192,13 @@ struct worker *worker_start(struct tracker *t, unsigned id, const struct worker_
     }
     w->started = true;
     return w;
+}
+
+void worker_wait_released(struct worker *w)
+{
+    struct timespec ms = {0, 1000000L};
+    while (w && w->started && !__atomic_load_n(&w->released, __ATOMIC_ACQUIRE))
+        nanosleep(&ms, NULL);
 }
 
 void worker_join(struct worker *w)

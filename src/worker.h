@@ -7,6 +7,7 @@
 #define SWARMD_WORKER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "tracker.h"
 
@@ -23,8 +24,13 @@ struct worker;
 
 /* Start a thread serving socks (the worker does not close them). NULL on failure. */
 struct worker *worker_start(struct tracker *t, unsigned id, const struct worker_sockets *socks);
-/* Ask every worker to stop (async-signal-safe: sets a flag the loops check each tick). */
-void worker_request_stop(void);
+/* Ask every worker to stop gracefully (async-signal-safe: sets a value the loops check each
+ * tick): stop accepting and reading, finish the requests already received and their
+ * replies, and end by deadline_ms (clock_now_ms() time), cutting what is still open then. */
+void worker_request_stop(uint64_t deadline_ms);
+/* Wait until worker w no longer watches its listening sockets (at its next tick after
+ * worker_request_stop), so that they can be closed. */
+void worker_wait_released(struct worker *w);
 /* Block the process-directed signals in the calling serving thread (workers and the WebSocket
  * thread call it first thing), so that they reach the main thread. */
 void worker_block_signals(void);

@@ -1,9 +1,11 @@
 /* ws_tracker.c - WebSocket connections, WebSocket swarms and the offer/answer relay.
  *
  * Threads: everything below runs on the module's own thread except ws_tracker_adopt (queue
- * under hand_lock, then one byte into a pipe to wake the loop) and ws_tracker_add_counts
- * (reads one stripe under its lock). Swarm tables are written only by the module's thread,
- * always under the stripe lock, so that readers on other threads see whole updates.
+ * under hand_lock, then one byte into a pipe to wake the loop). The swarm table here is the
+ * relay index (who is connected where) and only this thread touches it; the numbers of
+ * WebSocket seeders and leechers, and completions, go to the torrent's entry in the store
+ * (store_ws_update) as they change, so that everything counting torrents counts them and
+ * the caps refuse a new swarm here like any other.
  *
  * A connection costs its struct plus a small member array; input is read into one
  * thread-wide buffer and only an incomplete frame is kept per connection, so an idle peer
@@ -20,10 +22,13 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "net/conn_limit.h"
 #include "net/loop.h"
 #include "proto/websocket.h"
 #include "proto/ws_json.h"
 #include "stats.h"
+#include "caps.h"
+#include "store/store.h"
 #include "tracker.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -36,6 +41,7 @@
 #endif
 
 #define WS_TICK_MS 100
+#define WS_DRAIN_TICK_MS 5 /* while draining: stop soon after the last connection closes */
 #define WS_STRIPES 16
 #define WS_RBUF_CAP (WS_MAX_MESSAGE + WS_FRAME_HEADER_MAX + 16384)
 #define WS_OUT_CAP (WS_MAX_MESSAGE + 1024) /* one reply; relayed messages are smaller */
@@ -56,15 +62,14 @@ struct ws_swarm {
     uint8_t hash[INFO_HASH_LEN];
     struct ws_swarm *next; /* bucket chain */
     struct ws_member **members;
-    uint32_t n, cap, seeders, completed;
+    uint32_t n, cap;
 };
 
 struct ws_stripe {
-    pthread_mutex_t lock;
     struct ws_swarm **buckets;
     size_t nbuckets;
-    size_t nswarms; /* written under lock, atomically: read without it (add_counts) */
-} __attribute__((aligned(64)));
+    size_t nswarms;
+};
 
 struct ws_conn {
     struct loop_watch watch;
@@ -82,11 +87,13 @@ struct ws_conn {
     size_t out_off, out_len;
     struct ws_member **members;
     unsigned nmembers, cap_members;
+    uint32_t addr_ticket;        /* per-address slot (conn_limit), released when freed */
 };
 
 struct hand_item {
     struct hand_item *next;
     int fd;
+    uint32_t addr_ticket;
     struct peer_addr peer;
     size_t out_len, in_len;
     uint8_t data[]; /* out bytes, then in bytes */
@@ -102,6 +109,8 @@ struct ws_tracker {
     pthread_t thread;
     bool started;
     int stop;                  /* atomic */
+    uint64_t drain_deadline;   /* atomic; 0: serving, else going away by then (clock_now_ms) */
+    bool draining;             /* this thread has sent every connection its close frame */
     int wake[2];               /* pipe: hand-over notifications */
     struct loop_watch wake_watch;
     pthread_mutex_t hand_lock;
@@ -133,7 +142,6 @@ static size_t bucket_of(struct ws_tracker *ws, const struct ws_stripe *st, const
     return (size_t)(siphash24(ws->hash_key, hash, INFO_HASH_LEN) & (st->nbuckets - 1));
 }
 
-/* Caller holds the stripe lock or is the module's thread. */
 static struct ws_swarm *swarm_find(struct ws_tracker *ws, struct ws_stripe *st,
                                    const uint8_t *hash)
 {
@@ -167,7 +175,6 @@ static bool stripe_grow(struct ws_tracker *ws, struct ws_stripe *st)
     return true;
 }
 
-/* Module thread only; takes the stripe lock for the insertion. */
 static struct ws_swarm *swarm_get(struct ws_tracker *ws, const uint8_t *hash)
 {
     struct ws_stripe *st = stripe_of(ws, hash);
@@ -178,52 +185,67 @@ static struct ws_swarm *swarm_get(struct ws_tracker *ws, const uint8_t *hash)
     if (!sw)
         return NULL;
     memcpy(sw->hash, hash, INFO_HASH_LEN);
-    pthread_mutex_lock(&st->lock);
     if (st->nswarms >= st->nbuckets && !stripe_grow(ws, st) && !st->nbuckets) {
-        pthread_mutex_unlock(&st->lock);
         free(sw);
         return NULL;
     }
     size_t k = bucket_of(ws, st, hash);
     sw->next = st->buckets[k];
     st->buckets[k] = sw;
-    __atomic_store_n(&st->nswarms, st->nswarms + 1, __ATOMIC_RELAXED);
-    pthread_mutex_unlock(&st->lock);
+    st->nswarms++;
     return sw;
 }
 
-/* Free a swarm without members (its completed count goes with it: browser swarms are
- * short-lived and the store keeps the long-term count of HTTP/UDP swarms). */
+/* Free a swarm without members (the store keeps its completed count). */
 static void swarm_drop_if_empty(struct ws_tracker *ws, struct ws_swarm *sw)
 {
     if (sw->n)
         return;
     struct ws_stripe *st = stripe_of(ws, sw->hash);
-    pthread_mutex_lock(&st->lock);
     struct ws_swarm **pp = &st->buckets[bucket_of(ws, st, sw->hash)];
     while (*pp && *pp != sw)
         pp = &(*pp)->next;
     if (*pp) {
         *pp = sw->next;
-        __atomic_store_n(&st->nswarms, st->nswarms - 1, __ATOMIC_RELAXED);
+        st->nswarms--;
     }
-    pthread_mutex_unlock(&st->lock);
     free(sw->members);
     free(sw);
 }
 
-static struct ws_member *conn_member(struct ws_conn *c, const struct ws_swarm *sw)
+/* The member of sw on connection c with this peer_id. A peer is (connection, peer_id), not
+ * the connection alone: WebTorrent clients in one page share one socket per tracker URL
+ * (bittorrent-tracker's socket pool), so two peers of one swarm may arrive on it. */
+static struct ws_member *conn_member(struct ws_conn *c, const struct ws_swarm *sw,
+                                     const uint8_t *peer_id)
 {
     for (unsigned i = 0; i < c->nmembers; i++)
-        if (c->members[i]->sw == sw)
+        if (c->members[i]->sw == sw &&
+            memcmp(c->members[i]->peer_id, peer_id, PEER_ID_LEN) == 0)
             return c->members[i];
     return NULL;
 }
 
-/* Add connection c to swarm sw. NULL when a cap or memory runs out. */
-static struct ws_member *member_add(struct ws_tracker *ws, struct ws_conn *c,
-                                    struct ws_swarm *sw, bool seeder)
+/* Report a change of the swarm's WebSocket counts to the store. false when refused
+ * (*refused says why) or out of memory (*refused == STORE_OK). */
+static bool store_note(struct ws_tracker *ws, const uint8_t *hash, int seeders, int leechers,
+                       bool completed, enum store_refusal *refused)
 {
+    struct store_ws_in in = {.info_hash = hash, .seeders = seeders, .leechers = leechers,
+                             .completed = completed, .now = ws->tw->now};
+    enum store_refusal r;
+    bool ok = store_ws_update(ws->t->store, &in, &r);
+    if (refused)
+        *refused = r;
+    return ok && r == STORE_OK;
+}
+
+/* Add connection c to swarm sw. NULL when a cap or memory runs out (*refused says which
+ * store cap, STORE_OK for memory). */
+static struct ws_member *member_add(struct ws_tracker *ws, struct ws_conn *c,
+                                    struct ws_swarm *sw, bool seeder, enum store_refusal *refused)
+{
+    *refused = STORE_OK;
     if (c->nmembers >= ws->cfg.max_swarms)
         return NULL;
     if (c->nmembers == c->cap_members) {
@@ -234,42 +256,43 @@ static struct ws_member *member_add(struct ws_tracker *ws, struct ws_conn *c,
         c->members = a;
         c->cap_members = nc;
     }
-    struct ws_member *m = calloc(1, sizeof *m);
-    if (!m)
-        return NULL;
-    struct ws_stripe *st = stripe_of(ws, sw->hash);
-    pthread_mutex_lock(&st->lock);
     if (sw->n == sw->cap) {
         uint32_t nc = sw->cap ? sw->cap * 2 : 4;
         struct ws_member **a = realloc(sw->members, nc * sizeof *a);
-        if (!a) {
-            pthread_mutex_unlock(&st->lock);
-            free(m);
+        if (!a)
             return NULL;
-        }
         sw->members = a;
         sw->cap = nc;
+    }
+    struct ws_member *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    /* Last, since it is the one step with an effect outside this module. */
+    if (!store_note(ws, sw->hash, seeder, !seeder, false, refused)) {
+        free(m);
+        return NULL;
     }
     m->sw = sw;
     m->conn = c;
     m->seeder = seeder;
     m->idx = sw->n;
     sw->members[sw->n++] = m;
-    sw->seeders += seeder;
-    pthread_mutex_unlock(&st->lock);
     c->members[c->nmembers++] = m;
     return m;
 }
 
-static void member_set_seeder(struct ws_tracker *ws, struct ws_member *m, bool seeder)
+/* Set the member's seeder flag; completed: it finished downloading (counted once, when it
+ * was not a seeder already, as the store does for HTTP/UDP peers). */
+static void member_set_seeder(struct ws_tracker *ws, struct ws_member *m, bool seeder,
+                              bool completed)
 {
-    if (m->seeder == seeder)
+    completed = completed && !m->seeder;
+    if (m->seeder == seeder && !completed)
         return;
-    struct ws_stripe *st = stripe_of(ws, m->sw->hash);
-    pthread_mutex_lock(&st->lock);
-    m->sw->seeders += seeder ? 1 : (uint32_t)-1;
+    int d = m->seeder == seeder ? 0 : seeder ? 1 : -1;
+    /* Moves between counts and completions never need new memory: cannot be refused. */
+    store_note(ws, m->sw->hash, d, -d, completed, NULL);
     m->seeder = seeder;
-    pthread_mutex_unlock(&st->lock);
 }
 
 /* Remove m from its swarm and its connection, free it, and free the swarm if empty. */
@@ -277,13 +300,10 @@ static void member_del(struct ws_tracker *ws, struct ws_member *m)
 {
     struct ws_swarm *sw = m->sw;
     struct ws_conn *c = m->conn;
-    struct ws_stripe *st = stripe_of(ws, sw->hash);
-    pthread_mutex_lock(&st->lock);
     struct ws_member *last = sw->members[--sw->n];
     sw->members[m->idx] = last;
     last->idx = m->idx;
-    sw->seeders -= m->seeder;
-    pthread_mutex_unlock(&st->lock);
+    store_note(ws, sw->hash, -(int)m->seeder, -(int)!m->seeder, false, NULL);
     for (unsigned i = 0; i < c->nmembers; i++) {
         if (c->members[i] == m) {
             c->members[i] = c->members[--c->nmembers];
@@ -292,29 +312,6 @@ static void member_del(struct ws_tracker *ws, struct ws_member *m)
     }
     free(m);
     swarm_drop_if_empty(ws, sw);
-}
-
-bool ws_tracker_add_counts(struct ws_tracker *ws, const uint8_t *info_hash,
-                           struct swarm_counts *counts)
-{
-    if (!ws)
-        return false;
-    struct ws_stripe *st = stripe_of(ws, info_hash);
-    bool found = false;
-    /* HTTP/UDP announces call this on every request: a stripe without WebSocket swarms
-     * (the usual case on a tracker few browsers use) costs one relaxed load, no lock. */
-    if (!__atomic_load_n(&st->nswarms, __ATOMIC_RELAXED))
-        return false;
-    pthread_mutex_lock(&st->lock);
-    struct ws_swarm *sw = swarm_find(ws, st, info_hash);
-    if (sw) {
-        counts->seeders += sw->seeders;
-        counts->leechers += sw->n - sw->seeders;
-        counts->completed += sw->completed;
-        found = true;
-    }
-    pthread_mutex_unlock(&st->lock);
-    return found;
 }
 
 /* ---- connections: output ---- */
@@ -339,6 +336,13 @@ static void conn_kill(struct ws_tracker *ws, struct ws_conn *c)
     ws->dead = c;
 }
 
+/* Give back a connection's per-address slot (taken by the HTTP server before upgrade). */
+static void release_slot(struct ws_tracker *ws, uint32_t ticket)
+{
+    if (ticket && ws->t->conn_limit)
+        conn_limit_release(ws->t->conn_limit, ticket);
+}
+
 static void reap(struct ws_tracker *ws)
 {
     while (ws->dead) {
@@ -349,6 +353,7 @@ static void reap(struct ws_tracker *ws)
         free(c->msg);
         free(c->out);
         free(c->members);
+        release_slot(ws, c->addr_ticket);
         free(c);
         __atomic_fetch_sub(&ws->nconns, 1, __ATOMIC_RELAXED);
     }
@@ -460,18 +465,11 @@ static void send_failure(struct ws_tracker *ws, struct ws_conn *c, const struct 
 
 /* ---- messages ---- */
 
-static void total_counts(struct ws_tracker *ws, const uint8_t *hash, struct swarm_counts *sc)
-{
-    memset(sc, 0, sizeof *sc);
-    store_scrape(ws->t->store, hash, sc);
-    ws_tracker_add_counts(ws, hash, sc);
-}
-
 static void do_answer(struct ws_tracker *ws, struct ws_conn *c, const struct ws_msg *m)
 {
     struct ws_swarm *sw = swarm_find(ws, stripe_of(ws, m->hashes[0]), m->hashes[0]);
     struct ws_member *to = NULL;
-    if (sw && conn_member(c, sw)) {
+    if (sw && conn_member(c, sw, m->peer_id)) {
         for (uint32_t i = 0; i < sw->n; i++) {
             if (memcmp(sw->members[i]->peer_id, m->to_peer_id, PEER_ID_LEN) == 0 &&
                 !sw->members[i]->conn->dead) {
@@ -578,7 +576,7 @@ static void do_announce(struct ws_tracker *ws, struct ws_conn *c, const struct w
     }
     struct ws_stripe *st = stripe_of(ws, m->hashes[0]);
     struct ws_swarm *sw = swarm_find(ws, st, m->hashes[0]);
-    struct ws_member *me = sw ? conn_member(c, sw) : NULL;
+    struct ws_member *me = sw ? conn_member(c, sw, m->peer_id) : NULL;
     bool seeder = m->has_left && m->left == 0;
     if (m->event == EVENT_STOPPED) {
         if (me)
@@ -590,32 +588,32 @@ static void do_announce(struct ws_tracker *ws, struct ws_conn *c, const struct w
                 send_failure(ws, c, m, "too many torrents on one connection");
                 return;
             }
+            enum store_refusal refused = STORE_OK;
             sw = swarm_get(ws, m->hashes[0]);
-            me = sw ? member_add(ws, c, sw, seeder) : NULL;
+            me = sw ? member_add(ws, c, sw, seeder, &refused) : NULL;
             if (!me) {
                 if (sw)
                     swarm_drop_if_empty(ws, sw);
-                send_failure(ws, c, m, "tracker out of memory");
+                if (refused != STORE_OK)
+                    caps_note_refusal(ws->tw, refused);
+                send_failure(ws, c, m,
+                             refused != STORE_OK ? caps_reason(refused) : "tracker out of memory");
                 return;
             }
+            /* A peer joining with event=completed finished here (as HTTP/UDP count it). */
+            if (m->event == EVENT_COMPLETED)
+                store_note(ws, m->hashes[0], 0, 0, true, NULL);
         } else {
             /* "stopped" may come without "left"; an update without it keeps the flag. */
-            if (m->has_left)
-                member_set_seeder(ws, me, seeder);
+            bool done = m->event == EVENT_COMPLETED;
+            member_set_seeder(ws, me, done || (m->has_left ? seeder : me->seeder), done);
         }
-        if (m->event == EVENT_COMPLETED && !me->seeder) {
-            member_set_seeder(ws, me, true);
-        }
-        if (m->event == EVENT_COMPLETED) {
-            pthread_mutex_lock(&st->lock);
-            me->sw->completed++;
-            pthread_mutex_unlock(&st->lock);
+        if (m->event == EVENT_COMPLETED)
             stat_inc(ws->stats, STAT_COMPLETED);
-        }
         memcpy(me->peer_id, m->peer_id, PEER_ID_LEN);
     }
     struct swarm_counts sc;
-    total_counts(ws, m->hashes[0], &sc);
+    store_scrape(ws->t->store, m->hashes[0], &sc);
     struct buf b = reply_buf(ws);
     buf_puts(&b, "{\"action\":\"announce\",\"info_hash\":");
     ws_json_put_bytes(&b, m->hashes[0], INFO_HASH_LEN);
@@ -658,10 +656,7 @@ static void full_visit(void *ctx, const uint8_t *hash, const struct swarm_counts
     struct full_ctx *f = ctx;
     if (f->b->len + WS_FULL_RESERVE > f->b->cap || !access_ctl_allowed(f->ws->t->access, hash))
         return;
-    struct swarm_counts sc = *counts;
-    /* Module thread: reading its own table needs no lock, but add_counts takes it anyway. */
-    ws_tracker_add_counts(f->ws, hash, &sc);
-    put_file(f->b, hash, &sc);
+    put_file(f->b, hash, counts);
 }
 
 static void do_scrape(struct ws_tracker *ws, struct ws_conn *c, const struct ws_msg *m)
@@ -676,29 +671,12 @@ static void do_scrape(struct ws_tracker *ws, struct ws_conn *c, const struct ws_
         }
         struct full_ctx f = {.ws = ws, .b = &b};
         store_foreach(ws->t->store, full_visit, &f);
-        /* Then the WebSocket-only swarms (those the store does not know). */
-        for (unsigned s = 0; s < WS_STRIPES; s++) {
-            struct ws_stripe *st = &ws->stripes[s];
-            for (size_t i = 0; i < st->nbuckets; i++) {
-                for (struct ws_swarm *sw = st->buckets[i]; sw; sw = sw->next) {
-                    struct swarm_counts sc;
-                    if (b.len + WS_FULL_RESERVE > b.cap ||
-                        store_scrape(ws->t->store, sw->hash, &sc) ||
-                        !access_ctl_allowed(ws->t->access, sw->hash))
-                        continue;
-                    sc.seeders = sw->seeders;
-                    sc.leechers = sw->n - sw->seeders;
-                    sc.completed = sw->completed;
-                    put_file(&b, sw->hash, &sc);
-                }
-            }
-        }
     } else {
         for (unsigned i = 0; i < m->nhashes; i++) {
             struct swarm_counts sc;
             if (!tracker_allowed(ws->tw, m->hashes[i]))
                 continue;
-            total_counts(ws, m->hashes[i], &sc);
+            store_scrape(ws->t->store, m->hashes[i], &sc);
             put_file(&b, m->hashes[i], &sc);
         }
     }
@@ -908,21 +886,26 @@ static void conn_event(loop_t *loop, struct loop_watch *w, int events)
 
 /* ---- hand-over ---- */
 
+static void drain_begin(struct ws_tracker *ws);
+
 static void adopt_one(struct ws_tracker *ws, struct hand_item *h)
 {
     struct ws_conn *c = calloc(1, sizeof *c);
     if (!c) {
         close(h->fd);
+        release_slot(ws, h->addr_ticket);
         __atomic_fetch_sub(&ws->nconns, 1, __ATOMIC_RELAXED);
         return;
     }
     c->ws = ws;
+    c->addr_ticket = h->addr_ticket;
     c->watch.fd = h->fd;
     c->watch.fn = conn_event;
     c->watch.data = c;
     c->last_ms = ws->now_ms;
     if (loop_add(ws->loop, &c->watch, LOOP_READ) < 0) {
         close(h->fd);
+        release_slot(ws, h->addr_ticket);
         free(c);
         __atomic_fetch_sub(&ws->nconns, 1, __ATOMIC_RELAXED);
         return;
@@ -938,6 +921,8 @@ static void adopt_one(struct ws_tracker *ws, struct hand_item *h)
         memcpy(ws->rbuf, h->data + h->out_len, h->in_len);
         conn_consume(ws, c, h->in_len);
     }
+    if (ws->draining) /* upgraded during the shutdown: answered what it sent, now goes away */
+        conn_close_with(ws, c, WS_CLOSE_GOING_AWAY);
 }
 
 static void on_wake(loop_t *loop, struct loop_watch *w, int events)
@@ -952,6 +937,7 @@ static void on_wake(loop_t *loop, struct loop_watch *w, int events)
     struct hand_item *h = ws->hand_head;
     ws->hand_head = ws->hand_tail = NULL;
     pthread_mutex_unlock(&ws->hand_lock);
+    drain_begin(ws); /* before adopting: connections handed over now close after answering */
     while (h) {
         struct hand_item *next = h->next;
         adopt_one(ws, h);
@@ -961,24 +947,36 @@ static void on_wake(loop_t *loop, struct loop_watch *w, int events)
     reap(ws);
 }
 
-bool ws_tracker_adopt(void *ctx, int fd, const struct peer_addr *peer, const uint8_t *pre_out,
-                      size_t pre_out_len, const uint8_t *pre_in, size_t pre_in_len)
+/* Wake the thread (any thread). A full pipe already holds a wake-up: nothing is lost. */
+static void wake(struct ws_tracker *ws)
+{
+    uint8_t one = 1;
+    ssize_t r = write(ws->wake[1], &one, 1);
+    (void)r;
+}
+
+bool ws_tracker_adopt(void *ctx, int fd, const struct peer_addr *peer, uint32_t addr_ticket,
+                      const uint8_t *pre_out, size_t pre_out_len, const uint8_t *pre_in,
+                      size_t pre_in_len)
 {
     struct ws_tracker *ws = ctx;
     unsigned n = __atomic_fetch_add(&ws->nconns, 1, __ATOMIC_RELAXED);
     if (n >= ws->cfg.max_conns) {
         __atomic_fetch_sub(&ws->nconns, 1, __ATOMIC_RELAXED);
         close(fd);
+        release_slot(ws, addr_ticket);
         return false;
     }
     struct hand_item *h = malloc(sizeof *h + pre_out_len + pre_in_len);
     if (!h) {
         __atomic_fetch_sub(&ws->nconns, 1, __ATOMIC_RELAXED);
         close(fd);
+        release_slot(ws, addr_ticket);
         return false;
     }
     h->next = NULL;
     h->fd = fd;
+    h->addr_ticket = addr_ticket;
     h->peer = *peer;
     h->out_len = pre_out_len;
     h->in_len = pre_in_len;
@@ -994,12 +992,8 @@ bool ws_tracker_adopt(void *ctx, int fd, const struct peer_addr *peer, const uin
         ws->hand_head = h;
     ws->hand_tail = h;
     pthread_mutex_unlock(&ws->hand_lock);
-    if (was_empty) {
-        uint8_t one = 1;
-        /* A full pipe already holds a wake-up: nothing is lost. */
-        ssize_t r = write(ws->wake[1], &one, 1);
-        (void)r;
-    }
+    if (was_empty)
+        wake(ws);
     return true;
 }
 
@@ -1032,14 +1026,39 @@ enum http_action ws_serve_upgrade(struct tracker_worker *w, const struct http_re
 
 /* ---- the thread ---- */
 
+static void on_tick(loop_t *loop, void *ctx);
+
+/* Once ws_tracker_drain was called (seen on the wake-up it sends, or a tick): every
+ * connection gets its queued output, then a close frame (1001 "going away"), and is closed
+ * once that is written; the tick then runs often, to stop soon after the last one. */
+static void drain_begin(struct ws_tracker *ws)
+{
+    if (ws->draining || !__atomic_load_n(&ws->drain_deadline, __ATOMIC_RELAXED))
+        return;
+    ws->draining = true;
+    for (struct ws_conn *c = ws->conns, *next; c; c = next) {
+        next = c->next;
+        conn_close_with(ws, c, WS_CLOSE_GOING_AWAY);
+    }
+    reap(ws);
+    loop_set_tick(ws->loop, WS_DRAIN_TICK_MS, on_tick, ws);
+}
+
 static void on_tick(loop_t *loop, void *ctx)
 {
     struct ws_tracker *ws = ctx;
     ws->now_ms = clock_now_ms();
     ws->tw->now = clock_now();
     access_ctl_quiesce(ws->t->access, ws->stats_id);
+    uint64_t deadline = __atomic_load_n(&ws->drain_deadline, __ATOMIC_RELAXED);
+    drain_begin(ws);
     if (__atomic_load_n(&ws->stop, __ATOMIC_RELAXED)) {
-        loop_stop(loop);
+        /* The HTTP workers have stopped: no hand-over can arrive any more. */
+        pthread_mutex_lock(&ws->hand_lock);
+        bool handing = ws->hand_head != NULL;
+        pthread_mutex_unlock(&ws->hand_lock);
+        if (!deadline || ws->now_ms >= deadline || (!ws->conns && !handing))
+            loop_stop(loop);
         return;
     }
     /* Idle connections: a full walk once a second (the list is capped by max_conns). */
@@ -1081,12 +1100,11 @@ static void ws_free(struct ws_tracker *ws)
     for (struct hand_item *h = ws->hand_head, *next; h; h = next) {
         next = h->next;
         close(h->fd);
+        release_slot(ws, h->addr_ticket);
         free(h);
     }
-    for (unsigned s = 0; s < WS_STRIPES; s++) {
+    for (unsigned s = 0; s < WS_STRIPES; s++)
         free(ws->stripes[s].buckets);
-        pthread_mutex_destroy(&ws->stripes[s].lock);
-    }
     if (ws->loop) {
         if (ws->wake[0] >= 0)
             loop_del(ws->loop, &ws->wake_watch);
@@ -1109,8 +1127,6 @@ struct ws_tracker *ws_tracker_start(struct tracker *t, unsigned stats_id,
         return NULL;
     ws->wake[0] = ws->wake[1] = -1;
     pthread_mutex_init(&ws->hand_lock, NULL);
-    for (unsigned s = 0; s < WS_STRIPES; s++)
-        pthread_mutex_init(&ws->stripes[s].lock, NULL);
     ws->t = t;
     ws->stats_id = stats_id;
     ws->stats = &t->stats[stats_id];
@@ -1150,12 +1166,21 @@ struct ws_tracker *ws_tracker_start(struct tracker *t, unsigned stats_id,
     return ws;
 }
 
+void ws_tracker_drain(struct ws_tracker *ws, uint64_t deadline_ms)
+{
+    if (!ws)
+        return;
+    __atomic_store_n(&ws->drain_deadline, deadline_ms ? deadline_ms : 1, __ATOMIC_RELAXED);
+    wake(ws);
+}
+
 void ws_tracker_stop(struct ws_tracker *ws)
 {
     if (!ws)
         return;
     if (ws->started) {
         __atomic_store_n(&ws->stop, 1, __ATOMIC_RELAXED);
+        wake(ws);
         pthread_join(ws->thread, NULL);
     }
     ws_free(ws);

@@ -9,12 +9,11 @@
  * The cost is that WebSocket traffic uses one core, which at WebTorrent's message rates
  * (one announce per peer and interval) is far more than a tracker sees.
  *
- * WebSocket swarms live in this module's own table (peer_id, connection, seeder flag per
- * member), separate from the store, because their members have no address to hand to
- * HTTP/UDP clients. Their counts are added to HTTP/UDP announce and scrape replies through
- * ws_tracker_add_counts, the only call made from other threads besides the hand-over; those
- * two lock a stripe of the table or the hand-over queue, never anything the relay path
- * waits on for long.
+ * The swarm table here is only the relay index (which connection is which peer of which
+ * swarm); the torrent's entry in the store counts the WebSocket seeders, leechers and
+ * completions (store_ws_update), so scrapes, statistics, the state file and the caps see
+ * them like any other peers, while HTTP/UDP peer lists never contain them (they have no
+ * address) and WebSocket peers are only ever offered to each other.
  *
  * Bounds: connections (over the cap an upgrade is refused), swarms per connection, message
  * size (WS_MAX_MESSAGE, larger messages close with 1009), queued outbound bytes per
@@ -38,7 +37,8 @@ struct tracker_worker;
 
 struct ws_tracker_config {
     unsigned max_conns;          /* WebSocket connections in all (default 10000) */
-    unsigned max_swarms;         /* swarms one connection may join (default 128) */
+    unsigned max_swarms;         /* swarm memberships (swarm, peer_id) of one connection
+                                  * (default 128) */
     size_t max_queued;           /* outbound bytes queued per connection (default 256 KiB) */
     unsigned idle_timeout_ms;    /* no frame for this long: close (default peer_timeout) */
 };
@@ -49,19 +49,21 @@ struct ws_tracker;
  * cfg may be NULL (defaults). NULL on failure. */
 struct ws_tracker *ws_tracker_start(struct tracker *t, unsigned stats_id,
                                     const struct ws_tracker_config *cfg);
+/* Begin a graceful stop (any thread; ws may be NULL): every connection, and every one handed
+ * over from now on, gets its queued output and then a close frame (1001, going away) and is
+ * closed once that is written; deadline_ms (clock_now_ms() time) bounds the wait. */
+void ws_tracker_drain(struct ws_tracker *ws, uint64_t deadline_ms);
 /* Stop the thread, close every connection and free everything. No hand-over may be in
- * progress (stop the HTTP workers first). */
+ * progress (stop the HTTP workers first). After ws_tracker_drain, waits for the drain to
+ * finish (or its deadline). */
 void ws_tracker_stop(struct ws_tracker *ws);
 
 /* Hand a connection over (any thread). Takes fd in every case (closed on failure). pre_out:
  * bytes to send first (the 101 reply, perhaps earlier pipelined replies); pre_in: bytes the
  * client sent after its handshake. An http_upgrade_fn. */
-bool ws_tracker_adopt(void *ws, int fd, const struct peer_addr *peer, const uint8_t *pre_out,
-                      size_t pre_out_len, const uint8_t *pre_in, size_t pre_in_len);
-
-/* Add the WebSocket peers of a torrent to counts (any thread). true when it has any. */
-bool ws_tracker_add_counts(struct ws_tracker *ws, const uint8_t *info_hash,
-                           struct swarm_counts *counts);
+bool ws_tracker_adopt(void *ws, int fd, const struct peer_addr *peer, uint32_t addr_ticket,
+                      const uint8_t *pre_out, size_t pre_out_len, const uint8_t *pre_in,
+                      size_t pre_in_len);
 
 /* The HTTP side of an upgrade request (called by serve_http): refuse a bad handshake with
  * 400/426, or write the 101 reply and return HTTP_UPGRADE. */

@@ -12,13 +12,17 @@ PKGS="$PKGS qbittorrent-nox"
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 
-# The pinned npm package of tests/interop/webtorrent (no install scripts: see webtorrent.py).
-npm_deps() {
-    d=tests/interop/webtorrent
-    [ -f "$d/node_modules/bittorrent-tracker/package.json" ] && return 0
+# The pinned npm packages of tests/interop/webtorrent and tests/interop/browser (no install
+# scripts: see webtorrent.py and browser.py).
+npm_one() {
+    [ -f "$1/$2" ] && return 0
     command -v npm >/dev/null 2>&1 || return 0
-    echo "tests/deps.sh: npm ci in $d"
-    (cd "$d" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error </dev/null)
+    echo "tests/deps.sh: npm ci in $1"
+    (cd "$1" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error </dev/null)
+}
+npm_deps() {
+    npm_one tests/interop/webtorrent node_modules/bittorrent-tracker/package.json
+    npm_one tests/interop/browser node_modules/webtorrent/dist/webtorrent.min.js
 }
 cd "$(dirname "$0")/.." || exit 1
 

@@ -12,7 +12,15 @@
  * (part of a request head has arrived: header timeout counted from when it began, so a
  * client trickling bytes cannot hold a connection for ever), pending (handler said
  * HTTP_PENDING; retried every tick) and linger (closing politely after an error, see
- * conn_finish). One timer per server, every HTTP_TICK_MS, does all four. */
+ * conn_finish). One timer per server, every HTTP_TICK_MS, does all four.
+ *
+ * Shutdown is a drain (http_server_drain): the listening socket is given up after one last
+ * accept pass, and each connection may still read only the bytes its kernel queue held at
+ * that moment (FIONREAD), so every request the client had sent before the drain began is
+ * answered and nothing sent after it is read. A connection whose replies are all written
+ * and whose budget is spent is closed; politely (write side shut, input discarded) when the
+ * client has sent more, because closing with unread input resets the connection and can
+ * destroy replies still in the kernel's send queue. */
 #include "net/http_server.h"
 
 #include "net/conn_limit.h"
@@ -21,6 +29,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -60,6 +69,7 @@ struct http_conn {
     bool linger;          /* ... and close politely: unread input may remain */
     bool lingering;       /* write side shut, discarding input until EOF or timeout */
     bool handler_pending; /* the request at the front of `in` awaits a handler retry */
+    size_t drain_left;    /* draining: bytes this connection may still read */
     uint8_t *out;         /* unwritten reply bytes (malloc'ed only when needed) */
     size_t out_off, out_len;
     struct blob *blob; /* sent after out; our reference */
@@ -79,6 +89,7 @@ struct http_server {
     unsigned linger_ms;
     unsigned nconns;
     bool accept_paused; /* out of fds: retry on the next tick instead of spinning */
+    bool draining;      /* http_server_drain was called: the listening socket is released */
     struct conn_list active, partial, pending, linger;
     size_t scratch_len;
     uint8_t *scratch; /* HTTP_SCRATCH_CAP bytes, used by one connection at a time */
@@ -170,6 +181,21 @@ static void conn_finish(struct http_server *s, struct http_conn *c)
     c->lingering = true;
     c->in_len = 0;
     conn_move(s, c, &s->linger);
+}
+
+/* Bytes received and not yet read (0 when the socket cannot say). */
+static size_t conn_unread(const struct http_conn *c)
+{
+    int n = 0;
+    return ioctl(c->watch.fd, FIONREAD, &n) == 0 && n > 0 ? (size_t)n : 0;
+}
+
+/* Draining, every reply written and the read budget spent: done. */
+static void conn_drained(struct http_server *s, struct http_conn *c)
+{
+    c->closing = true;
+    c->linger = conn_unread(c) > 0;
+    conn_finish(s, c);
 }
 
 /* ---- output ---- */
@@ -268,13 +294,11 @@ static void conn_upgrade(struct http_server *s, struct http_conn *c, size_t off)
     }
     list_remove(c);
     loop_del(s->loop, &c->watch);
-    /* As HTTP it is closed: its per-address slot and the open-connection count are freed
-     * (the new owner applies its own caps). */
-    if (s->cfg.per_addr)
-        conn_limit_release(s->cfg.per_addr, c->addr_ticket);
+    /* As HTTP it is closed (the open-connection count is freed); its per-address slot goes
+     * with it to the new owner, so one address cannot open unlimited upgraded connections. */
     s->nconns--;
     count(s, STAT_HTTP_CONN_CLOSED);
-    s->cfg.upgrade(s->cfg.upgrade_ctx, fd, &c->peer, s->scratch, out_len,
+    s->cfg.upgrade(s->cfg.upgrade_ctx, fd, &c->peer, c->addr_ticket, s->scratch, out_len,
                    (const uint8_t *)c->in + off, c->in_len - off);
     free(c);
 }
@@ -372,6 +396,10 @@ static void conn_process(struct http_server *s, struct http_conn *c)
             conn_close(s, c);
         return;
     }
+    if (s->draining && !c->drain_left) {
+        conn_drained(s, c); /* whatever is left of the input came after the drain began */
+        return;
+    }
     if (c->in_len && (c->list != &s->partial || off)) {
         /* A request head has begun: its clock starts now, and only completing it stops it. */
         list_remove(c);
@@ -445,11 +473,14 @@ static void conn_readable(struct http_server *s, struct http_conn *c)
         }
         return;
     }
-    if (c->in_len >= s->cfg.head_max) {
+    if (c->in_len >= s->cfg.head_max || (s->draining && !c->drain_left)) {
         conn_process(s, c); /* cannot happen with READ interest; answers 431 if it does */
         return;
     }
-    ssize_t r = read(c->watch.fd, c->in + c->in_len, s->cfg.head_max - c->in_len);
+    size_t room = s->cfg.head_max - c->in_len;
+    if (s->draining && room > c->drain_left)
+        room = c->drain_left;
+    ssize_t r = read(c->watch.fd, c->in + c->in_len, room);
     if (r < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             conn_close(s, c);
@@ -460,6 +491,8 @@ static void conn_readable(struct http_server *s, struct http_conn *c)
         return;
     }
     c->in_len += (size_t)r;
+    if (s->draining)
+        c->drain_left -= (size_t)r;
     conn_process(s, c);
 }
 
@@ -562,6 +595,8 @@ static void on_accept(loop_t *loop, struct loop_watch *w, int events)
         c->stamp_ms = s->now_ms;
         list_append(&s->active, c);
         count(s, STAT_HTTP_CONN_ACCEPTED);
+        if (s->draining) /* the last accept pass: its requests are in flight too */
+            c->drain_left = conn_unread(c);
     }
 }
 
@@ -654,7 +689,8 @@ void http_server_free(struct http_server *s)
         while (lists[i]->head)
             conn_close(s, lists[i]->head);
     loop_timer_del(s->loop, &s->timer);
-    loop_del(s->loop, &s->listen);
+    if (!s->draining)
+        loop_del(s->loop, &s->listen);
     free(s->scratch);
     free(s);
 }
@@ -662,4 +698,35 @@ void http_server_free(struct http_server *s)
 unsigned http_server_conns(const struct http_server *s)
 {
     return s->nconns;
+}
+
+void http_server_drain(struct http_server *s)
+{
+    if (s->draining)
+        return;
+    s->draining = true;
+    /* Connections the kernel completed before now are in flight: take them, then let go. */
+    on_accept(s->loop, &s->listen, LOOP_READ);
+    loop_del(s->loop, &s->listen);
+    s->accept_paused = false;
+
+    struct conn_list *lists[] = {&s->active, &s->partial, &s->pending};
+    for (unsigned i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+        for (struct http_conn *c = lists[i]->head; c; c = c->next)
+            c->drain_left = conn_unread(c);
+    /* Connections waiting for input: finished now, or reading what is left of their budget.
+     * (Those with output pending or a parked handler get here when that completes.) Each
+     * call only moves or frees its own connection; stop at the original tail, since one
+     * that keeps reading may move to the end of the list. */
+    for (unsigned i = 0; i < 2; i++) {
+        struct http_conn *end = lists[i]->tail;
+        for (struct http_conn *c = lists[i]->head, *next; c; c = next) {
+            next = c->next;
+            bool last = c == end;
+            if (!c->out && !c->blob && !c->handler_pending && !c->closing)
+                conn_process(s, c);
+            if (last)
+                break;
+        }
+    }
 }

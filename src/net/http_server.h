@@ -5,7 +5,7 @@
  * malformed heads (400 and close), an idle timeout, a separate timeout for a request head
  * that trickles in (slowloris), a bound on pipelined requests per read, and caps on open
  * connections, in total and per source address (over a cap a new connection is closed at
- * once). Replies are built by the handler into a per-server
+ * once), and a graceful stop (drain). Replies are built by the handler into a per-server
  * scratch buffer and written directly; only what the socket does not take is copied into the
  * connection. Large shared bodies (full scrape) are passed as a blob and sent without copying. */
 #ifndef SWARMD_HTTP_SERVER_H
@@ -34,9 +34,13 @@ struct http_server_config {
     /* Optional (NULL: none): counts STAT_HTTP_CONN_*, the 400/431 it writes itself and the
      * per-address, head-timeout and pipelining closes. */
     struct worker_stats *stats;
-    /* Optional: takes over a connection whose handler answered HTTP_UPGRADE (see there). */
-    bool (*upgrade)(void *ctx, int fd, const struct peer_addr *peer, const uint8_t *pre_out,
-                    size_t pre_out_len, const uint8_t *pre_in, size_t pre_in_len);
+    /* Optional: takes over a connection whose handler answered HTTP_UPGRADE (see there),
+     * with its per_addr slot (addr_ticket, 0 = none), which the new owner releases with
+     * conn_limit_release when it closes the connection: the per-address cap keeps counting
+     * upgraded connections. */
+    bool (*upgrade)(void *ctx, int fd, const struct peer_addr *peer, uint32_t addr_ticket,
+                    const uint8_t *pre_out, size_t pre_out_len, const uint8_t *pre_in,
+                    size_t pre_in_len);
     void *upgrade_ctx;
 };
 
@@ -65,6 +69,13 @@ struct http_server *http_server_new(loop_t *loop, int listen_fd,
                                     void *ctx);
 /* Close every connection and stop accepting (does not close listen_fd). */
 void http_server_free(struct http_server *s);
+/* Open connections (lingering ones included). */
 unsigned http_server_conns(const struct http_server *s);
+/* Begin a graceful stop: accept what the kernel has already queued, then stop watching
+ * listen_fd (the caller may close it once this returns); answer every request each
+ * connection had sent before this call, write every reply, read nothing sent later, and
+ * close each connection as it finishes. http_server_conns reaches 0 when all are done;
+ * http_server_free cuts whatever is still open. Idempotent. */
+void http_server_drain(struct http_server *s);
 
 #endif

@@ -23,6 +23,7 @@ struct udp_server {
     struct loop_watch watch;
     udp_handler_fn fn;
     void *ctx;
+    bool drained; /* udp_server_drain: no longer watched */
     uint8_t rx[UDP_BATCH][UDP_SERVER_MAX_DATAGRAM];
     uint8_t tx[UDP_BATCH][UDP_SERVER_MAX_REPLY];
     struct sockaddr_storage names[UDP_BATCH];
@@ -159,6 +160,16 @@ void udp_server_free(struct udp_server *s)
 {
     if (!s)
         return;
-    loop_del(s->loop, &s->watch);
+    if (!s->drained)
+        loop_del(s->loop, &s->watch);
     free(s);
+}
+
+void udp_server_drain(struct udp_server *s)
+{
+    if (s->drained)
+        return;
+    on_readable(s); /* non-blocking: returns at once when nothing is queued */
+    loop_del(s->loop, &s->watch);
+    s->drained = true;
 }

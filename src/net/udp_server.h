@@ -24,5 +24,8 @@ typedef size_t (*udp_handler_fn)(void *ctx, const struct peer_addr *src, const u
 struct udp_server;
 struct udp_server *udp_server_new(loop_t *loop, int fd, udp_handler_fn fn, void *ctx);
 void udp_server_free(struct udp_server *s); /* does not close fd */
+/* Graceful stop: answer the datagrams already queued on the socket (at most one callback's
+ * worth of batches), then stop watching it (the caller may then close fd). */
+void udp_server_drain(struct udp_server *s);
 
 #endif

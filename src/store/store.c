@@ -27,6 +27,12 @@
 #define MAX_SHARDS_LOG2 20
 #define DEFAULT_PEER_TIMEOUT 2700
 
+/* A torrent's WebSocket peers (store_ws_update); per shard, sorted by info-hash. */
+struct ws_slot {
+    uint8_t hash[INFO_HASH_LEN];
+    uint32_t seeders, leechers;
+};
+
 struct shard {
     _Alignas(64) pthread_mutex_t lock;
     struct table tb;
@@ -35,6 +41,10 @@ struct shard {
      * publish what the borrower (snapshot import) changed to the caps' running totals. */
     uint64_t lent_bytes;
     uint32_t lent_count;
+    /* WebSocket peers by torrent (see store_ws_update), and their totals. */
+    struct ws_slot *ws;
+    uint32_t nws, capws;
+    uint64_t ws_seeders, ws_leechers;
 };
 
 struct store {
@@ -105,10 +115,49 @@ void store_free(store_t *s)
             if (sh->tb.slots[j].psl)
                 torrent_clear(&sh->tb.slots[j], &sh->tl);
         table_free(&sh->tb, &sh->tl);
+        free(sh->ws);
         pthread_mutex_destroy(&sh->lock);
     }
     free(s->shards);
     free(s);
+}
+
+/* ---- WebSocket peers (counted here, held by the WebSocket tracker) ---- */
+
+static struct ws_slot *ws_find(const struct shard *sh, const uint8_t *hash, uint32_t *pos)
+{
+    uint32_t lo = 0, hi = sh->nws;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        int c = memcmp(sh->ws[mid].hash, hash, INFO_HASH_LEN);
+        if (c == 0)
+            return &sh->ws[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (pos)
+        *pos = lo;
+    return NULL;
+}
+
+/* A torrent's counts: its HTTP/UDP peers plus its WebSocket peers. */
+static void counts_of(const struct shard *sh, const struct torrent *t, struct swarm_counts *c)
+{
+    torrent_counts(t, c);
+    const struct ws_slot *w = sh->nws ? ws_find(sh, t->hash, NULL) : NULL;
+    if (w) {
+        c->seeders += w->seeders;
+        c->leechers += w->leechers;
+    }
+}
+
+/* No peers of either kind and nothing ever completed: not worth a slot. */
+static bool useless(const struct shard *sh, const struct torrent *t)
+{
+    return t->kind == TORRENT_EMPTY && t->completed == 0 &&
+           !(sh->nws && ws_find(sh, t->hash, NULL));
 }
 
 /* Fill the reply's peers: own family first, then the other one for the slots left. */
@@ -228,11 +277,12 @@ static enum store_refusal cap_new_torrent(store_t *s)
     return STORE_OK;
 }
 
-static enum store_refusal cap_new_peer(store_t *s, const struct torrent *t)
+static enum store_refusal cap_new_peer(store_t *s, const struct shard *sh,
+                                       const struct torrent *t)
 {
     if (s->max_peers) {
         struct swarm_counts c;
-        torrent_counts(t, &c);
+        counts_of(sh, t, &c);
         if ((uint64_t)c.seeders + c.leechers >= s->max_peers)
             return STORE_FULL_PEERS;
     }
@@ -268,10 +318,13 @@ static uint32_t peer_age(const struct torrent *t, bool v6, uint32_t i, uint32_t 
 /* How expendable a torrent is, lowest first; -1 = never evicted. A flood of random
  * info-hashes leaves swarms of one peer that never announces again; a swarm of two or more
  * is somebody's download. Of the expendable: an empty torrent (kept only for its completed
- * count), then a lone leecher (nobody to download from), then a lone seeder. */
-static int victim_rank(const struct torrent *t)
+ * count), then a lone leecher (nobody to download from), then a lone seeder. A torrent with
+ * WebSocket peers is never evicted: those are the WebSocket thread's to add and remove. */
+static int victim_rank(const struct shard *sh, const struct torrent *t)
 {
     struct swarm_counts c;
+    if (sh->nws && ws_find(sh, t->hash, NULL))
+        return -1;
     torrent_counts(t, &c);
     if ((uint64_t)c.seeders + c.leechers > 1)
         return -1;
@@ -297,7 +350,7 @@ static bool evict_one(struct shard *sh, uint64_t h, uint32_t now)
         if (!t->psl)
             continue;
         seen++;
-        int rank = victim_rank(t);
+        int rank = victim_rank(sh, t);
         if (rank < 0)
             continue;
         /* active may be a little ahead of now (another thread's clock read): age 0. */
@@ -354,13 +407,13 @@ static bool announce_refused(store_t *s, struct shard *sh, uint64_t h, const str
     }
     uint32_t i = torrent_find_peer(t, &in->peer);
     if (i == PEER_NONE)
-        out->refused = cap_new_peer(s, t);
+        out->refused = cap_new_peer(s, sh, t);
     else if (in->min_age && in->event == EVENT_NONE &&
              peer_age(t, in->peer.family != ADDR_V4, i, in->now) < in->min_age)
         out->throttled = true;
     if (out->refused == STORE_OK && !out->throttled)
         return false;
-    torrent_counts(t, &out->counts);
+    counts_of(sh, t, &out->counts);
     return true;
 }
 
@@ -384,9 +437,9 @@ bool store_announce(store_t *s, const struct store_announce_in *in, struct store
         if (t) {
             torrent_del(t, &in->peer, &sh->tl);
             t->active = in->now;
-            torrent_counts(t, &out->counts);
+            counts_of(sh, t, &out->counts);
             /* Nothing left worth keeping: no peers and nothing ever completed. */
-            if (t->kind == TORRENT_EMPTY && t->completed == 0)
+            if (useless(sh, t))
                 table_del(&sh->tb, t);
         }
         account(s, sh, bytes0, count0);
@@ -416,7 +469,7 @@ bool store_announce(store_t *s, const struct store_announce_in *in, struct store
     if (in->event == EVENT_COMPLETED && prev != 1)
         t->completed++;
     t->active = in->now;
-    torrent_counts(t, &out->counts);
+    counts_of(sh, t, &out->counts);
     if (in->numwant)
         choose_peers(t, in, out);
     account(s, sh, bytes0, count0);
@@ -432,7 +485,7 @@ bool store_scrape(store_t *s, const uint8_t *info_hash, struct swarm_counts *out
     pthread_mutex_lock(&sh->lock);
     const struct torrent *t = table_find(&sh->tb, h, info_hash);
     if (t)
-        torrent_counts(t, out);
+        counts_of(sh, t, out);
     else
         memset(out, 0, sizeof *out);
     pthread_mutex_unlock(&sh->lock);
@@ -451,7 +504,7 @@ static void expire_shard(store_t *s, struct shard *sh, uint32_t now)
             continue;
         }
         torrent_expire(t, now, s->peer_timeout, &sh->tl);
-        if (t->kind == TORRENT_EMPTY &&
+        if (t->kind == TORRENT_EMPTY && !(sh->nws && ws_find(sh, t->hash, NULL)) &&
             (t->completed == 0 || (int32_t)(now - t->active) >= (int64_t)s->torrent_keep)) {
             /* The next entries shift back into slot i: look at it again. An entry wrapping
              * from slot 0 to the last slot is visited twice, which is harmless. */
@@ -486,7 +539,7 @@ void store_foreach(store_t *s, store_visit_fn fn, void *ctx)
             if (!t->psl)
                 continue;
             struct swarm_counts c;
-            torrent_counts(t, &c);
+            counts_of(sh, t, &c);
             fn(ctx, t->hash, &c);
         }
         pthread_mutex_unlock(&sh->lock);
@@ -500,6 +553,7 @@ static uint64_t fixed_bytes(const store_t *s)
 
 void store_get_stats(store_t *s, struct store_stats *out)
 {
+    uint64_t wss = 0, wsl = 0;
     memset(out, 0, sizeof *out);
     out->bytes = fixed_bytes(s);
     for (unsigned i = 0; i < s->nshards; i++) {
@@ -509,10 +563,114 @@ void store_get_stats(store_t *s, struct store_stats *out)
         out->peers4 += sh->tl.peers4;
         out->peers6 += sh->tl.peers6;
         out->seeders += sh->tl.seeders;
+        wss += sh->ws_seeders;
+        wsl += sh->ws_leechers;
         out->bytes += sh->tl.bytes;
         pthread_mutex_unlock(&sh->lock);
     }
-    out->leechers = out->peers4 + out->peers6 - out->seeders;
+    out->leechers = out->peers4 + out->peers6 - out->seeders + wsl;
+    out->seeders += wss;
+    out->peers_ws = wss + wsl;
+}
+
+/* Clamped: a count never goes below zero, whatever the caller reports. */
+static uint32_t add_clamped(uint32_t v, int d)
+{
+    return d < 0 && (uint32_t)-d > v ? 0 : v + (uint32_t)d;
+}
+
+/* The shard's slot for hash, inserted (zero counts) if missing; NULL when out of memory. */
+static struct ws_slot *ws_get(struct shard *sh, const uint8_t *hash)
+{
+    uint32_t pos = 0;
+    struct ws_slot *w = ws_find(sh, hash, &pos);
+    if (w)
+        return w;
+    if (sh->nws == sh->capws) {
+        uint32_t nc = sh->capws ? sh->capws * 2 : 4;
+        struct ws_slot *v = realloc(sh->ws, (size_t)nc * sizeof *v);
+        if (!v)
+            return NULL;
+        sh->tl.bytes += (uint64_t)(nc - sh->capws) * sizeof *v;
+        sh->ws = v;
+        sh->capws = nc;
+    }
+    memmove(&sh->ws[pos + 1], &sh->ws[pos], (size_t)(sh->nws - pos) * sizeof *sh->ws);
+    sh->nws++;
+    memset(&sh->ws[pos], 0, sizeof sh->ws[pos]);
+    memcpy(sh->ws[pos].hash, hash, INFO_HASH_LEN);
+    return &sh->ws[pos];
+}
+
+static void ws_drop(struct shard *sh, struct ws_slot *w)
+{
+    size_t i = (size_t)(w - sh->ws);
+    memmove(w, w + 1, (sh->nws - i - 1) * sizeof *w);
+    sh->nws--;
+    if (sh->nws == 0) {
+        /* Browsers left this shard: give the vector back. */
+        sh->tl.bytes -= (uint64_t)sh->capws * sizeof *w;
+        free(sh->ws);
+        sh->ws = NULL;
+        sh->capws = 0;
+    }
+}
+
+bool store_ws_update(store_t *s, const struct store_ws_in *in, enum store_refusal *refused)
+{
+    uint64_t h = table_hash(s->key, in->info_hash);
+    struct shard *sh = shard_of(s, h);
+    bool join = in->seeders + in->leechers > 0;
+
+    *refused = STORE_OK;
+    pthread_mutex_lock(&sh->lock);
+    struct torrent *t = table_find(&sh->tb, h, in->info_hash);
+    uint64_t bytes0 = sh->tl.bytes;
+    uint32_t count0 = sh->tb.count;
+    if (join) {
+        *refused = t ? cap_new_peer(s, sh, t) : cap_new_torrent(s);
+        if (*refused != STORE_OK) {
+            pthread_mutex_unlock(&sh->lock);
+            return true;
+        }
+    }
+    bool created = false;
+    if (!t && (join || in->completed)) {
+        t = table_add(&sh->tb, h, in->info_hash, s->key, &sh->tl);
+        if (!t) {
+            account(s, sh, bytes0, count0);
+            pthread_mutex_unlock(&sh->lock);
+            return false;
+        }
+        created = true;
+    }
+    struct ws_slot *w = join ? ws_get(sh, in->info_hash) : ws_find(sh, in->info_hash, NULL);
+    if (join && !w) {
+        if (created)
+            table_del(&sh->tb, t);
+        account(s, sh, bytes0, count0);
+        pthread_mutex_unlock(&sh->lock);
+        return false;
+    }
+    if (w) {
+        uint32_t s0 = w->seeders, l0 = w->leechers;
+        w->seeders = add_clamped(w->seeders, in->seeders);
+        w->leechers = add_clamped(w->leechers, in->leechers);
+        sh->ws_seeders += (uint64_t)w->seeders - s0;
+        sh->ws_leechers += (uint64_t)w->leechers - l0;
+        if (!w->seeders && !w->leechers)
+            ws_drop(sh, w);
+    }
+    if (t) {
+        if (in->completed)
+            t->completed++;
+        t->active = in->now;
+        if (useless(sh, t))
+            table_del(&sh->tb, t);
+    }
+    account(s, sh, bytes0, count0);
+    pthread_mutex_unlock(&sh->lock);
+    return true;
 }
 
 #define FAIL(...)                                                                                 \
@@ -525,7 +683,8 @@ static bool check_shard(const store_t *s, unsigned si, const struct shard *sh, c
                         size_t errlen)
 {
     const struct table *tb = &sh->tb;
-    struct tally sum = {0, 0, 0, (uint64_t)tb->cap * sizeof(struct torrent)};
+    struct tally sum = {0, 0, 0, (uint64_t)tb->cap * sizeof(struct torrent) +
+                                     (uint64_t)sh->capws * sizeof(struct ws_slot)};
     uint32_t count = 0;
     char why[160];
 
@@ -550,13 +709,26 @@ static bool check_shard(const store_t *s, unsigned si, const struct shard *sh, c
             FAIL("shard %u slot %u: Robin Hood order broken", si, i);
         if (table_find(tb, h, t->hash) != t)
             FAIL("shard %u slot %u: lookup finds another slot (duplicate?)", si, i);
-        if (t->kind == TORRENT_EMPTY && t->completed == 0)
+        if (useless(sh, t))
             FAIL("shard %u slot %u: empty torrent with nothing completed kept", si, i);
         if (!torrent_check(t, &sum, why, sizeof why))
             FAIL("shard %u slot %u: %s", si, i, why);
     }
     if (count != tb->count)
         FAIL("shard %u: %u torrents counted, %u recorded", si, count, tb->count);
+    uint64_t wss = 0, wsl = 0;
+    for (uint32_t i = 0; i < sh->nws; i++) {
+        if (i && memcmp(sh->ws[i - 1].hash, sh->ws[i].hash, INFO_HASH_LEN) >= 0)
+            FAIL("shard %u: WebSocket entry %u out of order", si, i);
+        if (!sh->ws[i].seeders && !sh->ws[i].leechers)
+            FAIL("shard %u: WebSocket entry %u without peers kept", si, i);
+        wss += sh->ws[i].seeders;
+        wsl += sh->ws[i].leechers;
+    }
+    if (sh->nws > sh->capws || wss != sh->ws_seeders || wsl != sh->ws_leechers)
+        FAIL("shard %u: WebSocket totals %llu/%llu, entries hold %llu/%llu", si,
+             (unsigned long long)sh->ws_seeders, (unsigned long long)sh->ws_leechers,
+             (unsigned long long)wss, (unsigned long long)wsl);
     if (sum.peers4 != sh->tl.peers4 || sum.peers6 != sh->tl.peers6 ||
         sum.seeders != sh->tl.seeders)
         FAIL("shard %u: totals v4 %llu v6 %llu seeders %llu, counted %llu %llu %llu", si,

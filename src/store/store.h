@@ -84,6 +84,26 @@ struct store_announce_out {
 bool store_announce(store_t *s, const struct store_announce_in *in,
                     struct store_announce_out *out);
 
+/* WebSocket (WebTorrent) peers have no address, so the store does not hold them: the
+ * WebSocket tracker does, and reports every change of their numbers here, so that the
+ * torrent's one entry counts them (scrape, full scrape, statistics, the state file's
+ * completed count, the caps) while peer lists never contain them. Per shard they are a
+ * sorted vector of (info-hash, seeders, leechers) beside the table, empty unless browsers
+ * use that shard. */
+struct store_ws_in {
+    const uint8_t *info_hash;     /* 20 bytes */
+    int seeders, leechers;        /* changes: +1 joins, -1 leaves, +1/-1 a leecher finishing */
+    bool completed;               /* a WebSocket peer finished downloading: completed += 1 */
+    uint32_t now;
+};
+/* Apply one change under the shard lock. A join (seeders + leechers > 0) is refused like a
+ * new peer (*refused set, nothing changed): past max_peers (all peers of the torrent), past
+ * the memory budget, or when it would create a torrent past max_torrents or 15/16 of the
+ * budget. Counts never go below zero. A torrent lives while it has WebSocket peers; after
+ * the last one leaves it stays like any empty torrent (for its completed count). false
+ * only on allocation failure (nothing changed). */
+bool store_ws_update(store_t *s, const struct store_ws_in *in, enum store_refusal *refused);
+
 /* Counts of one torrent; false (counts zeroed) when unknown. */
 bool store_scrape(store_t *s, const uint8_t *info_hash, struct swarm_counts *out);
 
@@ -112,6 +132,7 @@ struct store_entry *store_list_sorted(store_t *s, size_t *n);
 struct store_stats {
     uint64_t torrents;
     uint64_t peers4, peers6;
+    uint64_t peers_ws;            /* WebSocket peers (store_ws_update), in seeders/leechers */
     uint64_t seeders, leechers;
     uint64_t bytes;               /* memory held by the store's own allocations */
 };

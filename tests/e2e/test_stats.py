@@ -9,7 +9,8 @@ import subprocess
 import sys
 import time
 
-from harness import (V4, V6, Daemon, TestFailure, check, eq, http_request)
+from harness import (V4, V6, Daemon, TestFailure, check, eq, http_announce, http_request,
+                     rand_hash)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GOLDEN = os.path.join(HERE, "..", "golden", "opentracker")
@@ -152,6 +153,37 @@ def run(runner, swarmd):
     T("loopback may read every statistics page by default", denied_other_paths)
 
     d.stop_and_check(runner, "stats: daemon exits 0 on SIGTERM")
+
+    # The full scrape's build count: one build serves every request within the cache time.
+    d5 = Daemon(swarmd, args=["-o", "tracker.fullscrape_cache=3"]).start()
+    runner.context = d5.context
+
+    def builds():
+        text = get(d5, "/metrics").body.decode()
+        m = re.search(r"^swarmd_fullscrape_builds_total (\d+)$", text, re.M)
+        check(m, "no swarmd_fullscrape_builds_total sample in /metrics")
+        check("# TYPE swarmd_fullscrape_builds_total counter" in text, "TYPE line")
+        return int(m.group(1))
+
+    def fullscrape_builds():
+        eq(builds(), 0, "builds before any full scrape")
+        http_announce(d5, rand_hash(), 6881)
+        t0 = time.time()
+        for _ in range(3):
+            eq(http_request(d5, "/scrape").status, 200, "full scrape status")
+        check(time.time() - t0 < 1.5, "three full scrapes took %.1f s" % (time.time() - t0))
+        eq(builds(), 1, "builds after three full scrapes within the 3 s cache time")
+        time.sleep(3.2)
+        eq(http_request(d5, "/scrape").status, 200, "full scrape status")
+        eq(builds(), 2, "builds after the cache expired")
+        resp = get(d5, "/metrics")
+        p = subprocess.run([shutil.which("promtool") or "promtool", "check", "metrics"],
+                           input=resp.body, capture_output=True, timeout=20)
+        eq(p.returncode, 0, "promtool check metrics exit status (%s)"
+           % (p.stdout + p.stderr).decode("utf-8", "replace").strip())
+    T("/metrics swarmd_fullscrape_builds_total counts builds, not cached replies",
+      fullscrape_builds)
+    d5.stop_and_check(runner, "stats: daemon with tracker.fullscrape_cache 3 exits 0")
 
     # Access: another network only, then a changed path.
     d2 = Daemon(swarmd, args=["-A", "10.0.0.0/8", "-o", "access.stats_path=/st"]).start()

@@ -26,10 +26,12 @@ class WsClosed(Exception):
 
 
 class Ws:
-    def __init__(self, d, host=V4, path="/announce", timeout=5.0):
+    def __init__(self, d, host=V4, path="/announce", timeout=5.0, src=None):
         fam = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.socket(fam, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
+        if src:
+            self.sock.bind((src, 0))
         self.sock.connect((host, d.http_port))
         self.buf = b""
         key = base64.b64encode(os.urandom(16))

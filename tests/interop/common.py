@@ -51,8 +51,8 @@ def url_host(host):
 
 
 def tracker_url(d, proto, host=V4):
-    if proto == "http":
-        return "http://%s:%d/announce" % (url_host(host), d.http_port)
+    if proto in ("http", "ws"):
+        return "%s://%s:%d/announce" % (proto, url_host(host), d.http_port)
     return "udp://%s:%d/announce" % (url_host(host), d.udp_port)
 
 
@@ -431,6 +431,36 @@ def main_for(suite, checks, default_deadline):
     sys.stderr.write("interop: %s: %d passed, %d failed in %.1f s\n"
                      % (suite, runner.passed, runner.failed, time.time() - t0))
     return 1 if runner.failed else 0
+
+
+_npm_done = {}
+
+
+def npm_ci(folder, marker, timeout=240):
+    """`npm ci --ignore-scripts` in folder (pinned by its package-lock.json) unless the file
+    marker already exists; once per process. Returns None or an error text. Install scripts
+    are skipped: the suites use pure JavaScript or prebuilt bundles, never native builds."""
+    if folder in _npm_done:
+        return _npm_done[folder]
+    res = None
+    if os.path.isfile(marker):
+        pass
+    elif not shutil.which("node") or not shutil.which("npm"):
+        res = "node and npm are needed (tests/deps.sh installs them)"
+    else:
+        try:
+            r = subprocess.run(["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund",
+                                "--loglevel=error"], cwd=folder, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+            if r.returncode != 0:
+                res = "npm ci in %s failed (%d):\n%s" % (folder, r.returncode,
+                                                          r.stdout.decode("utf-8", "replace"))
+            elif not os.path.isfile(marker):
+                res = "npm ci in %s did not install %s" % (folder, marker)
+        except subprocess.TimeoutExpired:
+            res = "npm ci in %s did not finish within %d s" % (folder, timeout)
+    _npm_done[folder] = res
+    return res
 
 
 def tmpdir(tag):

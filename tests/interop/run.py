@@ -13,6 +13,9 @@ Suites, one file per client family (each also runs alone: `lt_swarm.py --swarmd 
   transmission  libtorrent seeder + transmission-cli leecher over HTTP and UDP;
                 transmission-cli seeder + aria2c leecher over HTTP (no libtorrent)
   webtorrent    npm bittorrent-tracker clients over HTTP, UDP and HTTP over ::1
+  browser       two headless Chromium running WebTorrent (npm webtorrent) over ws:// and
+                ws://[::1]: a 1 MiB seed downloaded by magnet over WebRTC, checksum equal
+                (as root: in a private network namespace with only lo up)
   qbittorrent   libtorrent seeder + qbittorrent-nox leecher over HTTP and UDP (a bonus)
 
 The suites run concurrently (each starts its own swarmd on free loopback ports; clients are
@@ -31,7 +34,7 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SUITES = ["lt_swarm", "aria2", "transmission", "webtorrent", "qbittorrent"]
+SUITES = ["lt_swarm", "aria2", "transmission", "webtorrent", "browser", "qbittorrent"]
 
 
 def main():

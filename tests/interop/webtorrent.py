@@ -3,18 +3,20 @@
 
     /usr/bin/python3 tests/interop/webtorrent.py --swarmd build/check/swarmd [--only ...]
 
-Checks http, udp and http6 (tracker on ::1). Two clients of one random info hash announce to
-swarmd: they must be given each other (and not themselves), and Client.scrape must report exact
-counts after each step (see driver.mjs). The package is pinned by webtorrent/package-lock.json
+Checks http, udp, http6 (tracker on ::1), ws and ws6. Two clients of one random info hash
+announce to swarmd: over HTTP/UDP they must be given each other (and not themselves); over ws://
+one's WebRTC offer must reach the other and the answer come back to the connection that made
+the offer (fake-webrtc.mjs stands in for WebRTC); Client.scrape must report exact counts after
+each step (see driver.mjs). The package is pinned by webtorrent/package-lock.json
 and installed with `npm ci --ignore-scripts` when node_modules/ is missing: its WebRTC
-dependency's install script would download a native build, and HTTP/UDP trackers need no
-WebRTC, so register.mjs stubs that import. (UDP over ::1 is not checked: the client hands the
-bracketed host "[::1]" to getaddrinfo, which fails with ENOTFOUND.)
+dependency's install script would download a native build, so register.mjs replaces that
+import with fake-webrtc.mjs (enough for the tracker protocol; it never connects). (UDP over
+::1 is not checked: the client hands the bracketed host "[::1]" to getaddrinfo, which fails
+with ENOTFOUND.)
 """
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 
@@ -23,29 +25,7 @@ from common import V4, V6, Procs
 from harness import HAVE_V6, Daemon, Skip, TestFailure
 
 DIR = os.path.join(common.HERE, "webtorrent")
-_install = {}
-
-
-def ensure_installed():
-    """npm ci once per process; returns None or an error text."""
-    if "result" in _install:
-        return _install["result"]
-    res = None
-    if not shutil.which("node") or not shutil.which("npm"):
-        res = "node and npm are needed (tests/deps.sh installs them)"
-    elif not os.path.isfile(os.path.join(DIR, "node_modules", "bittorrent-tracker",
-                                         "package.json")):
-        try:
-            r = subprocess.run(["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund",
-                                "--loglevel=error"], cwd=DIR, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=240)
-            if r.returncode != 0:
-                res = "npm ci failed (%d):\n%s" % (r.returncode,
-                                                   r.stdout.decode("utf-8", "replace"))
-        except subprocess.TimeoutExpired:
-            res = "npm ci did not finish within 240 s"
-    _install["result"] = res
-    return res
+MARKER = os.path.join(DIR, "node_modules", "bittorrent-tracker", "package.json")
 
 
 def run(runner, swarmd, proto, host):
@@ -56,7 +36,7 @@ def run(runner, swarmd, proto, host):
             raise Skip("::1 not available on this machine")
         runner.run(pre + "two clients over ::1", no_v6)
         return
-    err = ensure_installed()
+    err = common.npm_ci(DIR, MARKER)
     if err:
         runner.fail(pre + "npm package installed", err)
         return
@@ -91,15 +71,18 @@ def run(runner, swarmd, proto, host):
                 p.returncode, "\n    ".join(json.dumps(s) for s in bad),
                 "\n    ".join(json.dumps(s) for s in steps)))
         sys.stderr.write("interop: %s%d driver steps passed\n" % (pre, len(steps)))
-    runner.run(pre + "two clients find each other; scrape counts exact at every step (%s)"
-               % url, drive, timeout=90)
+    what = ("offers and answers relayed between the two" if proto == "ws"
+            else "two clients find each other")
+    runner.run(pre + "%s; scrape counts exact at every step (%s)" % (what, url), drive,
+               timeout=90)
     procs.stop_all()
     runner.context = None
     d.stop_and_check(runner, pre + "swarmd exits 0 on SIGTERM")
 
 
 CHECKS = [("http", lambda r, s: run(r, s, "http", V4)), ("udp", lambda r, s: run(r, s, "udp", V4)),
-          ("http6", lambda r, s: run(r, s, "http", V6))]
+          ("http6", lambda r, s: run(r, s, "http", V6)), ("ws", lambda r, s: run(r, s, "ws", V4)),
+          ("ws6", lambda r, s: run(r, s, "ws", V6))]
 
 if __name__ == "__main__":
     sys.exit(common.main_for("webtorrent", CHECKS, 400))

@@ -36,6 +36,7 @@ struct srv {
     int port;
     pthread_t thread;
     int stop;         /* atomic: ask the loop to stop */
+    int drain;        /* atomic: 1 asks the tick to call http_server_drain, which sets 2 */
     int conns;        /* atomic: http_server_conns, published by the tick */
     int calls;        /* atomic: handler calls */
     int pending_left; /* handler calls still to answer HTTP_PENDING for /pending */
@@ -84,6 +85,10 @@ static enum http_action fake_handler(void *ctx, const struct http_request *req,
 static void srv_tick(loop_t *loop, void *ctx)
 {
     struct srv *s = ctx;
+    if (__atomic_load_n(&s->drain, __ATOMIC_ACQUIRE) == 1) {
+        http_server_drain(s->http);
+        __atomic_store_n(&s->drain, 2, __ATOMIC_RELEASE);
+    }
     __atomic_store_n(&s->conns, (int)http_server_conns(s->http), __ATOMIC_RELAXED);
     if (__atomic_load_n(&s->stop, __ATOMIC_RELAXED))
         loop_stop(loop);
@@ -142,7 +147,8 @@ static void srv_stop(struct srv *s)
     pthread_join(s->thread, NULL);
     http_server_free(s->http);
     loop_free(s->loop);
-    close(s->lfd);
+    if (s->lfd >= 0)
+        close(s->lfd);
 }
 
 /* Wait until the server reports n connections (up to 3 s). */
@@ -154,6 +160,14 @@ static bool wait_conns(struct srv *s, int n)
         usleep(5000);
     }
     return false;
+}
+
+/* Drain the server from its own thread; returns once http_server_drain has run. */
+static void srv_drain(struct srv *s)
+{
+    __atomic_store_n(&s->drain, 1, __ATOMIC_RELEASE);
+    while (__atomic_load_n(&s->drain, __ATOMIC_ACQUIRE) != 2)
+        usleep(1000);
 }
 
 /* ---- the client side ---- */
@@ -798,6 +812,100 @@ TEST(many_connections)
     srv_stop(&s);
 }
 
+/* A drain finishes what was received before it: a large body already half sent, the
+ * pipelined requests behind it (even those still in the kernel's queue), then closes. What
+ * the client sends after the drain is not answered, and the listening socket is free. */
+TEST(drain_finishes_in_flight)
+{
+    struct srv s;
+    if (!srv_start(&s, 8192, 5000, 100))
+        return;
+    int sndbuf = 16384;
+    setsockopt(s.lfd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+    struct client c;
+    client_open_rcvbuf(&c, &s, 32768);
+    /* More than one read's worth (head_max 8192) of pipelined requests behind the body. */
+    static char reqs[16384];
+    size_t len = 0;
+    len += (size_t)snprintf(reqs + len, sizeof reqs - len, GET("/big"));
+    int n = 0;
+    while (len + 64 < sizeof reqs)
+        len += (size_t)snprintf(reqs + len, sizeof reqs - len,
+                                "GET /p%d HTTP/1.1\r\nHost: t\r\n\r\n", n++);
+    CHECK(client_send(&c, reqs, len));
+    usleep(100000); /* the body fills the socket; the rest waits */
+    srv_drain(&s);
+    CHECK(client_sends(&c, GET("/late")));
+    struct resp r;
+    CHECK(client_response(&c, &r));
+    CHECK_EQ_INT(r.body_len, BIG_LEN);
+    bool ok = r.body_len == BIG_LEN;
+    for (size_t i = 0; ok && i < BIG_LEN; i++)
+        ok = (uint8_t)r.body[i] == (uint8_t)(i * 7 + i / 251);
+    CHECK(ok);
+    int got = 0;
+    for (int i = 0; i < n; i++) {
+        char want[16];
+        snprintf(want, sizeof want, "/p%d", i);
+        if (client_response(&c, &r) && body_is(&r, want))
+            got++;
+    }
+    CHECK_EQ_INT(got, n);
+    CHECK(client_eof(&c)); /* and no reply to /late */
+    CHECK(wait_conns(&s, 0));
+    /* The server no longer watches the listener: closing it refuses new connections. */
+    close(s.lfd);
+    s.lfd = -1;
+    struct client d;
+    struct peer_addr a;
+    struct sockaddr_storage ss;
+    addr_parse_ip(&a, "127.0.0.1", 9);
+    a.port = (uint16_t)s.port;
+    socklen_t sl = addr_to_sockaddr(&a, &ss);
+    d.fd = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(connect(d.fd, (struct sockaddr *)&ss, sl) < 0 && errno == ECONNREFUSED);
+    close(d.fd);
+    client_reset(&c);
+    client_close(&c);
+    srv_stop(&s);
+}
+
+/* Idle and mid-head connections close at once; a request parked by its handler is still
+ * answered. */
+TEST(drain_closes_idle)
+{
+    struct srv s;
+    if (!srv_start_p(&s, 8192, 5000, 100, 5))
+        return;
+    struct client idle, mid, parked;
+    struct resp r;
+    client_open(&idle, &s);
+    client_open(&mid, &s);
+    client_open(&parked, &s);
+    CHECK(client_sends(&idle, GET("/i")));
+    CHECK(client_response(&idle, &r));
+    CHECK(body_is(&r, "/i"));
+    client_reset(&idle);
+    CHECK(client_sends(&mid, "GET /mid HTTP/1.1\r\n"));
+    CHECK(client_sends(&parked, GET("/pending")));
+    CHECK(wait_conns(&s, 3));
+    usleep(20000);
+    uint64_t t0 = now_ms();
+    srv_drain(&s);
+    CHECK(client_eof(&idle));
+    CHECK(client_eof(&mid));
+    CHECK(client_response(&parked, &r));
+    CHECK(body_is(&r, "/pending"));
+    CHECK(client_eof(&parked));
+    CHECK(wait_conns(&s, 0));
+    CHECK(now_ms() - t0 < 1000);
+    client_reset(&parked);
+    client_close(&idle);
+    client_close(&mid);
+    client_close(&parked);
+    srv_stop(&s);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -817,5 +925,7 @@ int main(void)
     RUN(pending_then_complete);
     RUN(client_gone_while_pending);
     RUN(many_connections);
+    RUN(drain_finishes_in_flight);
+    RUN(drain_closes_idle);
     return CHECK_DONE();
 }

@@ -235,6 +235,8 @@ TEST(renderers)
         CHECK(strstr(text, "swarmd_worker_events_total{worker=\"1\",counter=\"http_announce\"}"
                            " 4\n"));
         CHECK(strstr(text, "# TYPE swarmd_torrents gauge\n"));
+        CHECK(strstr(text, "# TYPE swarmd_fullscrape_builds_total counter\n"
+                           "swarmd_fullscrape_builds_total 0\n"));
         free(text);
         blob_unref(b);
     }

@@ -170,6 +170,38 @@ TEST(refused_when_all_swarms_have_peers)
     store_free(s);
 }
 
+/* A torrent with a WebSocket peer is never evicted, even as its only peer: the WebSocket
+ * thread owns those counts. */
+TEST(websocket_swarms_are_kept)
+{
+    store_t *s = mk(2, 0, true);
+    uint8_t ws[20], lone[20], h3[20], h4[20];
+    hash_in_shard0(s, 0, ws);
+    hash_in_shard0(s, 1, lone);
+    hash_in_shard0(s, 2, h3);
+    hash_in_shard0(s, 3, h4);
+    struct store_ws_in wi = {.info_hash = ws, .leechers = 1, .now = 10};
+    enum store_refusal r;
+    CHECK(store_ws_update(s, &wi, &r));
+    CHECK_EQ_INT(r, STORE_OK);
+    ann(s, lone, v4(1), false, EVENT_STARTED, 20);
+    /* The lone HTTP leecher goes, newer though it is; then nothing is left to evict. */
+    CHECK_EQ_INT(ann(s, h3, v4(2), false, EVENT_STARTED, 30).evicted, STORE_FULL_TORRENTS);
+    CHECK(!known(s, lone));
+    CHECK(known(s, ws));
+    struct store_announce_out o = ann(s, h4, v4(3), false, EVENT_STARTED, 40);
+    CHECK_EQ_INT(o.evicted, STORE_FULL_TORRENTS); /* h3, a lone leecher too */
+    CHECK(known(s, ws));
+    CHECK(!known(s, h3));
+    /* Make h4 a pair: now only the WebSocket swarm is small, and it is not evictable. */
+    ann(s, h4, v4(4), false, EVENT_STARTED, 50);
+    o = ann(s, h3, v4(5), false, EVENT_STARTED, 60);
+    CHECK_EQ_INT(o.refused, STORE_FULL_TORRENTS);
+    CHECK(known(s, ws));
+    CHECK(consistent(s));
+    store_free(s);
+}
+
 /* The newcomer's own shard holds only a two-peer swarm: the next shard gives the victim. */
 TEST(victim_from_next_shard)
 {
@@ -305,6 +337,7 @@ int main(void)
     RUN(victim_order);
     RUN(refused_when_all_swarms_have_peers);
     RUN(victim_from_next_shard);
+    RUN(websocket_swarms_are_kept);
     RUN(flood_then_newcomers);
     RUN(memory_budget);
     RUN(external_charge_counts);
