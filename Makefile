@@ -3,6 +3,7 @@
 #   make run        build and start swarmd on :6969 in the foreground
 #   make test       install missing test dependencies, build, run every suite
 #   make bench      benchmarks (bench/)      make fuzz   long libFuzzer runs (fuzz/)
+#   make bench-cluster   cluster-mode overhead and sync lag only (bench/cluster_bench.py)
 #   make install    binary, man page, sample config, systemd unit (PREFIX, DESTDIR)
 # Variants (VARIANT=...): release (operators; no -Werror), check (release + -Werror, used by
 # make test), asan (ASan+UBSan, -fno-sanitize-recover=all, -Werror).
@@ -36,6 +37,18 @@ endif
 ALL_CFLAGS := $(BASE_CFLAGS) $(VCFLAGS) $(CFLAGS)
 ALL_LDFLAGS := -pthread $(filter -fsanitize=%,$(VCFLAGS)) $(LDFLAGS)
 LIBS := -lz
+
+# hiredis (cluster mode only) is optional: found by a test compile (works with or without
+# pkg-config), or forced off with HIREDIS=0. Without it swarmd builds standalone and a
+# cluster.engine setting is a start-up error.
+HIREDIS ?= $(shell printf '\043include <hiredis/hiredis.h>\nint main(void){redisContext *c = redisConnectFd(0); return c == 0;}\n' | \
+	$(CC) -x c - -o /dev/null -lhiredis >/dev/null 2>&1 && echo 1 || echo 0)
+ifeq ($(HIREDIS),1)
+ALL_CFLAGS += -DSWARMD_HAVE_HIREDIS=1
+LIBS += -lhiredis
+else ifeq ($(origin HIREDIS),file)
+$(info hiredis not found: building without cluster mode (apt-get install libhiredis-dev; make test installs it))
+endif
 
 LIB_SRC := $(filter-out src/main.c src/net/loop_%.c,$(wildcard src/*.c src/*/*.c)) \
 	src/net/loop_$(LOOP_BACKEND).c
@@ -86,6 +99,15 @@ bench: deps
 	$(MAKE) bench-progs
 	@sh bench/run.sh
 	@/usr/bin/python3 bench/ws_relay.py
+	@/usr/bin/python3 bench/cluster_bench.py
+
+# Cluster mode (issue 9 item 12): overhead of applying remote deltas, sync lag (needs
+# redis-server and a build with hiredis; prints a table, skips without them).
+.PHONY: bench-cluster
+bench-cluster:
+	$(MAKE) VARIANT=release all
+	$(MAKE) bench-progs
+	@/usr/bin/python3 bench/cluster_bench.py
 
 # ---- benchmark programs (bench/run.sh): standalone load generator and trivial responders,
 # built on their own (no libswarmd) with -O2, whatever VARIANT says. ----

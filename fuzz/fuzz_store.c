@@ -10,15 +10,19 @@
  * are checked: the right number, distinct, present, never the announcer, leechers first for a
  * seeder. The model also predicts every cap: a refusal exactly when a cap is reached (with the
  * right kind, nothing changed, no peers); with eviction on, a new torrent at a cap either
- * evicts exactly one torrent of at most one peer from its own shard, the most expendable
- * there (no peer, lone leecher, lone seeder; oldest first), or is refused because that shard
- * holds none. store_check runs after every operation; any mismatch aborts. */
+ * evicts exactly one torrent of at most one peer from its own shard (or the first following
+ * shard that has one), the most expendable there (no peer, lone leecher, lone seeder; oldest
+ * first), or is refused because no shard holds one. Cluster mode is in it too: announces may
+ * ask for the publish decision (checked against the model's rule), and batches of remote
+ * deltas go through store_apply_remote (in stores without caps: remote records are refused,
+ * never evict, at a cap). store_check runs after every operation; any mismatch aborts. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/remote.h"
 #include "store/shard.h"
 #include "store/store.h"
 
@@ -270,9 +274,11 @@ static void model_evicted(unsigned h, int vshard)
 
 
 static void do_announce(unsigned h, int fam, unsigned idx, enum announce_event ev, bool seeder,
-                        unsigned numwant, bool both)
+                        unsigned numwant, bool both, uint32_t renew)
 {
     struct mtorrent *t = &F.m[h];
+    const struct mpeer before = t->p[fam][idx];
+    bool was = t->exists && before.present;
     bool new_torrent = !t->exists, new_peer = t->exists && !t->p[fam][idx].present;
     enum store_refusal cap = STORE_OK;
     int vshard = -1;
@@ -291,6 +297,7 @@ static void do_announce(unsigned h, int fam, unsigned idx, enum announce_event e
         .out4 = F.out4,
         .out6 = F.out6,
         .rng = &F.rng,
+        .publish_renew = renew,
     };
     struct store_announce_out out;
     if (!store_announce(F.s, &in, &out))
@@ -317,10 +324,23 @@ static void do_announce(unsigned h, int fam, unsigned idx, enum announce_event e
         same_counts(&out.counts, &c);
         if (out.n4 || out.n6)
             fail("a refused announce got peers");
+        if (out.publish)
+            fail("a refused announce asks for publication");
         return;
     }
     if (F.max_bytes && store_memory(F.s) > F.max_bytes + 8192)
         fail("store memory far over the budget");
+
+    /* The publish decision, as store.h states it (time only moves in do_expire, which drops
+     * peers older than the timeout, so the model's ages are exact). */
+    bool want = false;
+    if (renew && ev == EVENT_STOPPED)
+        want = was;
+    else if (renew)
+        want = !was || before.seeder != seeder || (ev == EVENT_COMPLETED && !before.seeder) ||
+               F.now - before.t >= renew;
+    if (out.publish != want)
+        fail("publish decision differs from the model");
 
     /* The model. */
     if (ev == EVENT_STOPPED) {
@@ -358,6 +378,44 @@ static void do_announce(unsigned h, int fam, unsigned idx, enum announce_event e
                 seeder);
     check_peers(t, !fam, fam == 0 ? F.out6 : F.out4, fam == 0 ? out.n6 : out.n4, got_other, -1,
                 seeder);
+}
+
+/* A batch of remote deltas: n records walking over hashes, families and peers. */
+static void do_remote(uint8_t a, uint8_t b, uint8_t c)
+{
+    static struct store_remote_rec r[32];
+    unsigned n = (c & 31) + 1;
+    for (unsigned i = 0; i < n; i++) {
+        unsigned h = (a + i) & 7, idx = (b + i * 53u) % NPEERS;
+        int fam = ((b >> 4) + i) & 1;
+        memset(&r[i], 0, sizeof r[i]);
+        memcpy(r[i].info_hash, F.hashes[h], INFO_HASH_LEN);
+        r[i].peer = make_addr(fam, idx);
+        r[i].stop = ((a >> 3) + i) % 4 == 0;
+        r[i].seeder = ((c >> 5) + i) & 1;
+        r[i].completed = !r[i].stop && ((a >> 6) + i) % 3 == 0;
+
+        struct mtorrent *t = &F.m[h];
+        if (r[i].stop) {
+            if (t->exists) {
+                model_set(t, fam, idx, false, false);
+                t->active = F.now;
+                if (t->n[0] + t->n[1] == 0 && t->completed == 0)
+                    t->exists = false;
+            }
+            continue;
+        }
+        if (!t->exists) {
+            memset(t, 0, sizeof *t);
+            t->exists = true;
+        }
+        t->completed += r[i].completed;
+        model_set(t, fam, idx, true, r[i].seeder);
+        t->active = F.now;
+    }
+    uint8_t res[32];
+    if (store_apply_remote(F.s, r, n, F.now, res) != n)
+        fail("store_apply_remote refused records without caps");
 }
 
 static void do_expire(uint32_t delta)
@@ -476,10 +534,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 2:
         case 3:
             do_announce(h, fam, b, (enum announce_event)((a >> 4) & 3), (a >> 6) & 1, c,
-                        (a >> 7) & 1);
+                        (a >> 7) & 1, (op & 8) ? 1 + ((op >> 4) & 15) * 8u : 0);
             break;
         case 4:
-            do_scrape(h);
+            if ((op & 8) && !F.max_torrents && !F.max_peers && !F.max_bytes)
+                do_remote(a, b, c);
+            else
+                do_scrape(h);
             break;
         case 5:
             do_expire((uint32_t)b | (uint32_t)(op >> 6) << 8);
@@ -488,12 +549,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             for (unsigned i = 0; i < b; i++) {
                 unsigned idx = (c + i * 37u) % NPEERS;
                 do_announce(h, fam, idx, (a >> 4) & 1 ? EVENT_STARTED : EVENT_NONE,
-                            (i >> ((a >> 5) & 3)) & 1, (op >> 3) & 31, (a >> 7) & 1);
+                            (i >> ((a >> 5) & 3)) & 1, (op >> 3) & 31, (a >> 7) & 1, 0);
             }
             break;
         default: /* a burst of stops */
             for (unsigned i = 0; i < b; i++)
-                do_announce(h, fam, (c + i * 37u) % NPEERS, EVENT_STOPPED, false, 0, false);
+                do_announce(h, fam, (c + i * 37u) % NPEERS, EVENT_STOPPED, false, 0, false,
+                            (op & 8) ? 30 : 0);
             break;
         }
         check_store();

@@ -88,7 +88,11 @@ static void encode_replies(const struct udp_request *r, enum udp_parse_result re
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const struct connid_key key = {{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}};
+    static const struct connid_keys keys = {
+        .cur = {{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}},
+        .prev = {{16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31}},
+        .has_prev = true,
+    };
     uint8_t *pkt = malloc(size ? size : 1);
     struct udp_request *r = malloc(sizeof(*r)); /* exact size: ASan guards urldata's end */
     if (pkt == NULL || r == NULL)
@@ -139,18 +143,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (res != UDP_MALFORMED) {
         encode_replies(r, res, size);
         if (r->action != UDP_ACTION_CONNECT) {
-            /* A packet's own id is accepted only if it is the one we would have made. */
+            /* A packet's own id is accepted only if it is one we would have made: its tick
+             * within 8 back or 1 ahead of now, its tag ours under one of the keys. */
             struct peer_addr src = {.family = ADDR_V4, .ip = {192, 0, 2, 1}, .port = 6881};
             uint32_t now = rd32(pkt + 12);
-            bool ok = connid_check(&key, &src, now, r->connection_id);
-            if (now >= 2 * CONNID_WINDOW) { /* below that, earlier windows wrap around */
-                uint64_t id = r->connection_id;
-                bool any = false;
-                for (uint32_t k = 0; k < 3; k++)
-                    any |= id == connid_make(&key, &src, now - k * CONNID_WINDOW);
-                REQUIRE(ok == any);
+            uint64_t id = r->connection_id;
+            bool ok = connid_check(&keys, &src, now, id);
+            bool any = false;
+            for (int back = -CONNID_AHEAD_TICKS; back <= CONNID_MAX_AGE_TICKS; back++) {
+                uint32_t t = now - (uint32_t)(back * CONNID_TICK_SECONDS);
+                any |= id == connid_make(&keys.cur, &src, t) ||
+                       id == connid_make(&keys.prev, &src, t);
             }
-            REQUIRE(connid_check(&key, &src, now, connid_make(&key, &src, now)));
+            REQUIRE(ok == any);
+            REQUIRE(connid_check(&keys, &src, now, connid_make(&keys.cur, &src, now)));
+            REQUIRE(connid_check(&keys, &src, now, connid_make(&keys.prev, &src, now)));
+            /* The port is not part of it. */
+            src.port ^= 1;
+            REQUIRE(connid_check(&keys, &src, now, id) == ok);
         }
     }
     free(r);

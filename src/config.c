@@ -24,7 +24,7 @@
 #define MAX_VALUE_LEN 1024
 
 enum key_kind { KEY_UINT, KEY_BOOL, KEY_LISTEN, KEY_URL, KEY_PATH, KEY_NETLIST,
-                KEY_STATS_PATH };
+                KEY_STATS_PATH, KEY_ENGINE, KEY_NAME, KEY_NODES, KEY_ADDR, KEY_SIZE };
 
 struct key_def {
     const char *name;
@@ -121,6 +121,8 @@ static const struct key_def keys[] = {
      "honour ip=/ipv4=/ipv6= and the UDP ip field from anyone", NULL},
     {"tracker.user", KEY_PATH, FIELD(user), 0, 0, NULL, "NAME", "none",
      "after binding, switch to this user (-u)", NULL},
+    {"tracker.udp_secret_file", KEY_PATH, FIELD(udp_secret_file), 0, 0, NULL, "FILE",
+     "random", "UDP connection-id keys for all nodes (SIGHUP reloads)", NULL},
     {"tracker.rootdir", KEY_PATH, FIELD(rootdir), 0, 0, NULL, "DIR", "none",
      "after binding, chroot here; later paths are inside it (-d)", NULL},
     {"access.stats", KEY_NETLIST, FIELD(stats_nets), 0, 0, NULL, "NET", "loopback",
@@ -129,6 +131,33 @@ static const struct key_def keys[] = {
      "path of the opentracker-style statistics", NULL},
     {"log.syslog", KEY_BOOL, FIELD(log_syslog), 0, 0, NULL, "on|off", "off",
      "also send log lines to syslog (daemon facility)", NULL},
+    {"cluster.engine", KEY_ENGINE, FIELD(cluster_engine), 0, 0, NULL, "redis://HOST:PORT",
+     "none", "cluster mode: share swarms with other nodes via this Redis", NULL},
+    {"cluster.name", KEY_NAME, FIELD(cluster_name), 0, 0, NULL, "NAME", "swarmd",
+     "cluster name (part of the Redis keys; same on every node)", NULL},
+    {"cluster.node_id", KEY_UINT, FIELD(cluster_node_id), 1, 65535, "a node id", "N", "none",
+     "this node's id (required with cluster.engine)", NULL},
+    {"cluster.nodes", KEY_NODES, FIELD(cluster_nodes), 0, 0, NULL, "N,N,...", "none",
+     "every node id of the cluster, this one included", NULL},
+    {"cluster.auth_file", KEY_PATH, FIELD(cluster_auth_file), 0, 0, NULL, "FILE", "none",
+     "Redis credentials: one line \"USER PASSWORD\" or \"PASSWORD\"", NULL},
+    {"cluster.flush_ms", KEY_UINT, FIELD(cluster_flush_ms), 1, 10000, "milliseconds", "MS",
+     "100", "send a partial batch after this long", NULL},
+    {"cluster.batch_bytes", KEY_UINT, FIELD(cluster_batch_bytes), 1024, 1048576, "bytes",
+     "BYTES", "16384", "largest batch of peer deltas", NULL},
+    {"cluster.retention", KEY_UINT, FIELD(cluster_retention), 100, 100000000, "an entry count",
+     "N", "100000", "batches kept in the own stream", NULL},
+    {"cluster.outage_buffer", KEY_SIZE, FIELD(cluster_outage_buffer), 0, 1ULL << 34, "bytes",
+     "BYTES", "16M", "batches kept while the engine is down (k/M/G suffix)", NULL},
+    {"cluster.sync_renew", KEY_UINT, FIELD(cluster_sync_renew), 1, 86400, "seconds", "SEC",
+     "600", "re-publish a known peer's announce after this long", NULL},
+    {"cluster.bind", KEY_ADDR, FIELD(cluster_bind), 0, 0, NULL, "ADDR", "any",
+     "source address of the engine connection", NULL},
+    {"cluster.publish_rate", KEY_UINT, FIELD(cluster_publish_rate), 0, 100000000,
+     "deltas per second", "N", "100000", "deltas/s published at most (0: no cap)",
+     NULL},
+    {"cluster.timeout_ms", KEY_UINT, FIELD(cluster_timeout_ms), 100, 60000, "milliseconds", "MS",
+     "1000", "time limit of every engine call", NULL},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -208,6 +237,14 @@ void config_defaults(struct config *c)
     c->ws_max_queued = 256 * 1024;
     c->log_level = 2;
     memcpy(c->stats_path, "/stats", sizeof "/stats");
+    memcpy(c->cluster_name, "swarmd", sizeof "swarmd");
+    c->cluster_flush_ms = 100;
+    c->cluster_batch_bytes = 16384;
+    c->cluster_retention = 100000;
+    c->cluster_outage_buffer = 16u << 20;
+    c->cluster_sync_renew = 600;
+    c->cluster_publish_rate = 100000;
+    c->cluster_timeout_ms = 1000;
 }
 
 /* Decimal digits only: no sign, no spaces, no hex, no overflow. */
@@ -326,6 +363,145 @@ static bool set_stats_path(struct config *c, const char *value, char *msg, size_
     return true;
 }
 
+/* ---- cluster.* values ---- */
+
+/* redis://HOST[:PORT] with HOST a DNS name, an IPv4 literal or a bracketed IPv6 literal. */
+static bool set_engine(struct config *c, const char *value, char *msg, size_t cap)
+{
+    char v[64];
+    const char *h = value + 8, *end;
+    size_t hlen;
+    uint16_t port = 6379;
+
+    if (!*value) { /* an empty value turns cluster mode off again */
+        c->cluster_engine[0] = c->cluster_host[0] = '\0';
+        return true;
+    }
+    if (strncmp(value, "redis://", 8) != 0 || strlen(value) >= sizeof c->cluster_engine)
+        goto bad;
+    if (*h == '[') {
+        end = strchr(h, ']');
+        if (!end)
+            goto bad;
+        h++;
+        hlen = (size_t)(end - h);
+        end++;
+    } else {
+        end = h + strcspn(h, ":/");
+        hlen = (size_t)(end - h);
+    }
+    if (hlen == 0 || hlen >= sizeof c->cluster_host)
+        goto bad;
+    for (size_t i = 0; i < hlen; i++) {
+        char ch = h[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '.' || ch == '-' || ch == ':' || ch == '_'))
+            goto bad;
+    }
+    if (*end == ':') {
+        char num[8];
+        size_t plen = strcspn(end + 1, "/");
+        if (plen == 0 || plen >= sizeof num)
+            goto bad;
+        memcpy(num, end + 1, plen);
+        num[plen] = '\0';
+        if (!parse_port(num, &port) || port == 0)
+            goto bad;
+        end += 1 + plen;
+    }
+    if (*end && strcmp(end, "/") != 0) /* no database number or options: one keyspace */
+        goto bad;
+    memcpy(c->cluster_engine, value, strlen(value) + 1);
+    memcpy(c->cluster_host, h, hlen);
+    c->cluster_host[hlen] = '\0';
+    c->cluster_port = port;
+    return true;
+bad:
+    snprintf(msg, cap, "invalid value '%s' (expected redis://HOST:PORT, e.g. "
+             "redis://127.0.0.1:6379 or redis://[::1]:6379)", shown(value, v, sizeof v));
+    return false;
+}
+
+/* Names end up inside Redis keys ("swarmd:{NAME}:d:N"): no braces, colons or spaces. */
+static bool set_name(struct config *c, const char *value, char *msg, size_t cap)
+{
+    char v[64];
+    bool ok = *value && strlen(value) < sizeof c->cluster_name;
+    for (const char *p = value; ok && *p; p++)
+        ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+             *p == '-' || *p == '_' || *p == '.';
+    if (!ok) {
+        snprintf(msg, cap, "invalid value '%s' (expected letters, digits, '-', '_' or '.', "
+                 "at most %zu)", shown(value, v, sizeof v), sizeof c->cluster_name - 1);
+        return false;
+    }
+    memcpy(c->cluster_name, value, strlen(value) + 1);
+    return true;
+}
+
+/* "1,2,3": distinct ids 1..65535. */
+static bool set_nodes(struct config *c, const char *value, char *msg, size_t cap)
+{
+    char v[64], one[8];
+    uint16_t ids[CONFIG_MAX_CLUSTER_NODES];
+    unsigned n = 0;
+    const char *p = value;
+
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        uint64_t id;
+        if (len == 0 || len >= sizeof one)
+            goto bad;
+        memcpy(one, p, len);
+        one[len] = '\0';
+        if (!parse_uint(one, 65535, &id) || id == 0 || n == CONFIG_MAX_CLUSTER_NODES)
+            goto bad;
+        for (unsigned i = 0; i < n; i++)
+            if (ids[i] == id)
+                goto bad;
+        ids[n++] = (uint16_t)id;
+        p += len;
+        if (*p == ',' && *++p == '\0')
+            goto bad;
+    }
+    if (n == 0)
+        goto bad;
+    memcpy(c->cluster_nodes, ids, sizeof ids[0] * n);
+    c->cluster_n_nodes = n;
+    return true;
+bad:
+    snprintf(msg, cap, "invalid value '%s' (expected distinct node ids 1..65535 separated by "
+             "commas, at most %d)", shown(value, v, sizeof v), CONFIG_MAX_CLUSTER_NODES);
+    return false;
+}
+
+/* A byte count with an optional k, M or G suffix (powers of 1024). */
+static bool set_size(struct config *c, const struct key_def *k, const char *value, char *msg,
+                     size_t cap)
+{
+    char v[64], num[32];
+    size_t len = strlen(value);
+    unsigned shift = 0;
+    uint64_t n;
+
+    if (len > 0 && len < sizeof num) {
+        char last = value[len - 1];
+        shift = (last == 'k' || last == 'K') ? 10 : (last == 'M' || last == 'm') ? 20
+              : (last == 'G' || last == 'g') ? 30 : 0;
+        memcpy(num, value, len + 1);
+        if (shift)
+            num[len - 1] = '\0';
+        if (parse_uint(num, k->max >> shift, &n) && (n << shift) >= k->min) {
+            store_uint(c, k, n << shift);
+            return true;
+        }
+    }
+    snprintf(msg, cap, "invalid value '%s' (expected %s %llu..%llu, k/M/G suffix allowed)",
+             shown(value, v, sizeof v), k->what, (unsigned long long)k->min,
+             (unsigned long long)k->max);
+    return false;
+}
+
 /* Apply value to key k; on failure a message without the key's name in msg. */
 static bool set_key(struct config *c, const struct key_def *k, const char *value, char *msg,
                     size_t cap)
@@ -401,6 +577,24 @@ static bool set_key(struct config *c, const struct key_def *k, const char *value
     }
     case KEY_STATS_PATH:
         return set_stats_path(c, value, msg, cap);
+    case KEY_ENGINE:
+        return set_engine(c, value, msg, cap);
+    case KEY_NAME:
+        return set_name(c, value, msg, cap);
+    case KEY_NODES:
+        return set_nodes(c, value, msg, cap);
+    case KEY_SIZE:
+        return set_size(c, k, value, msg, cap);
+    case KEY_ADDR: {
+        struct peer_addr a;
+        if (!addr_parse_ip(&a, value, strlen(value))) {
+            snprintf(msg, cap, "invalid value '%s' (expected a literal IPv4 or IPv6 address)",
+                     shown(value, v, sizeof v));
+            return false;
+        }
+        c->cluster_bind = a;
+        return true;
+    }
     }
     return false;
 }
@@ -583,6 +777,45 @@ void config_finish(struct config *c)
         c->numwant = c->max_numwant;
 }
 
+static bool config_validate_cluster(const struct config *c, char *err, size_t errlen)
+{
+#ifndef SWARMD_HAVE_HIREDIS
+    snprintf(err, errlen, "cluster.engine: this swarmd was built without hiredis (install "
+             "libhiredis-dev and rebuild for cluster mode)");
+    return false;
+#endif
+    /* Every node must accept the connection ids the others hand out, so they need one key;
+     * a random key per node would make a client that moved between nodes fail. */
+    if (!c->udp_secret_file[0]) {
+        snprintf(err, errlen, "cluster.engine needs tracker.udp_secret_file (the UDP "
+                 "connection-id key shared by every node)");
+        return false;
+    }
+    if (c->cluster_node_id == 0) {
+        snprintf(err, errlen, "cluster.engine needs cluster.node_id");
+        return false;
+    }
+    if (c->cluster_n_nodes == 0) {
+        snprintf(err, errlen, "cluster.engine needs cluster.nodes (every node id)");
+        return false;
+    }
+    bool found = false;
+    for (unsigned i = 0; i < c->cluster_n_nodes; i++)
+        found = found || c->cluster_nodes[i] == c->cluster_node_id;
+    if (!found) {
+        snprintf(err, errlen, "cluster.node_id %u is not in cluster.nodes",
+                 c->cluster_node_id);
+        return false;
+    }
+    if (c->cluster_outage_buffer < c->cluster_batch_bytes) {
+        snprintf(err, errlen, "cluster.outage_buffer (%llu) is smaller than one batch "
+                 "(cluster.batch_bytes %u)", (unsigned long long)c->cluster_outage_buffer,
+                 c->cluster_batch_bytes);
+        return false;
+    }
+    return true;
+}
+
 bool config_validate(const struct config *c, char *err, size_t errlen)
 {
     if (c->min_interval > c->interval) {
@@ -599,6 +832,8 @@ bool config_validate(const struct config *c, char *err, size_t errlen)
         snprintf(err, errlen, "access.whitelist and access.blacklist are both set (use one)");
         return false;
     }
+    if (c->cluster_engine[0] && !config_validate_cluster(c, err, errlen))
+        return false;
     if (c->n_listen > CONFIG_MAX_LISTEN || c->workers > CONFIG_MAX_WORKERS ||
         c->peer_timeout < 1 || c->peer_timeout > STORE_MAX_PEER_TIMEOUT ||
         c->interval < 1 || c->max_numwant > CONFIG_MAX_NUMWANT || c->scrape_max_hashes < 1 ||

@@ -21,6 +21,8 @@
 /* Concrete sockets to bind: every listen entry expanded per protocol (see config_binds). */
 #define CONFIG_MAX_BINDS (2 * CONFIG_MAX_LISTEN)
 
+#define CONFIG_MAX_CLUSTER_NODES 64
+
 #define SWARMD_VERSION "0.1.0"
 
 enum listen_proto { LISTEN_TCP = 1, LISTEN_UDP = 2, LISTEN_BOTH = 3 };
@@ -77,11 +79,30 @@ struct config {
     bool trust_ip_param;              /* access.trust_ip_param: honour ip= from anyone */
     char user[64];                    /* tracker.user / -u: "" = stay as started */
     char rootdir[512];                /* tracker.rootdir / -d: "" = no chroot */
+    char udp_secret_file[512];        /* tracker.udp_secret_file: "" = random key */
 
     /* access.stats / -A: who may read /stats, /metrics, /dashboard; empty = loopback only. */
     struct netlist stats_nets;
     char stats_path[128];             /* access.stats_path: "/stats" */
     bool log_syslog;                  /* log.syslog: off */
+
+    /* Cluster mode (issue 9, docs/cluster.md): off unless cluster.engine is set. */
+    char cluster_engine[300];         /* cluster.engine redis://HOST:PORT as given: "" = off */
+    char cluster_host[256];           /* HOST from it (literal address or DNS name) */
+    uint16_t cluster_port;            /* PORT from it (6379 when omitted) */
+    char cluster_name[64];            /* cluster.name: "swarmd" */
+    unsigned cluster_node_id;         /* cluster.node_id 1..65535 (required with an engine) */
+    uint16_t cluster_nodes[CONFIG_MAX_CLUSTER_NODES]; /* cluster.nodes 1,2,3 */
+    unsigned cluster_n_nodes;
+    char cluster_auth_file[512];      /* cluster.auth_file: "" = no AUTH */
+    unsigned cluster_flush_ms;        /* cluster.flush_ms: 100 */
+    unsigned cluster_batch_bytes;     /* cluster.batch_bytes: 16384 */
+    unsigned cluster_retention;       /* cluster.retention (stream entries): 100000 */
+    uint64_t cluster_outage_buffer;   /* cluster.outage_buffer bytes: 16 MiB */
+    unsigned cluster_sync_renew;      /* cluster.sync_renew SEC: 600 */
+    struct peer_addr cluster_bind;    /* cluster.bind ADDR: family 0 = any */
+    unsigned cluster_publish_rate;    /* cluster.publish_rate deltas/s: 100000 (0 = no cap) */
+    unsigned cluster_timeout_ms;      /* cluster.timeout_ms: 1000 */
 
     int log_level;                    /* -q / -v: 1 warn, 2 info (default), 3 debug */
     char config_file[512];            /* -f */

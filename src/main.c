@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "accesslist.h"
+#include "cluster/cluster.h"
 #include "config.h"
 #include "fullscrape.h"
 #include "net/conn_limit.h"
@@ -24,6 +25,7 @@
 #include "stats.h"
 #include "store/store.h"
 #include "tracker.h"
+#include "udp_secret.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/log_syslog.h"
@@ -307,6 +309,7 @@ struct daemon {
     bool state_ready;        /* the state file was restored: saving it now loses nothing */
     struct access_ctl access;
     struct ws_tracker *ws;
+    struct cluster *cluster; /* cluster mode (cluster.engine), else NULL */
 };
 
 static void daemon_stop(struct daemon *d)
@@ -325,6 +328,11 @@ static void daemon_stop(struct daemon *d)
     for (unsigned i = 0; i < d->nstarted; i++)
         worker_join(d->workers[i]);
     d->nstarted = 0;
+    /* After the workers (nothing publishes any more), before the final snapshot, so that
+     * the saved resume positions never run ahead of the saved swarms by much. */
+    cluster_stop(d->cluster);
+    d->cluster = NULL;
+    d->tracker.cluster = NULL;
     ws_tracker_stop(d->ws); /* after the workers: no hand-over can be under way */
     d->ws = NULL;
     d->tracker.ws = NULL;
@@ -377,9 +385,10 @@ static bool daemon_start(struct daemon *d)
     if (cfg->user[0])
         log_info("running as user %s", cfg->user);
     /* One reader slot (and below, one statistics block) more than workers: the WebSocket
-     * thread's. */
-    if (!access_ctl_open(&d->access, cfg->whitelist, cfg->blacklist, d->nworkers + 1, perr,
-                         sizeof perr)) {
+     * thread's; in cluster mode one more for the sync-in thread (a slot nobody uses would
+     * hold up every reload). */
+    if (!access_ctl_open(&d->access, cfg->whitelist, cfg->blacklist,
+                         d->nworkers + 1 + (cfg->cluster_engine[0] != '\0'), perr, sizeof perr)) {
         log_error("access list: %s", perr);
         return false;
     }
@@ -419,6 +428,14 @@ static bool daemon_start(struct daemon *d)
         return false;
     }
     d->tracker.access = &d->access;
+    /* After the chroot, like the access list: the path is inside tracker.rootdir. */
+    if (cfg->udp_secret_file[0]) {
+        if (!udp_secret_open(&d->tracker.connid, cfg->udp_secret_file, perr, sizeof perr)) {
+            log_error("%s", perr);
+            return false;
+        }
+        log_info("UDP connection ids: keys from %s", cfg->udp_secret_file);
+    }
     if (cfg->ws_enable) {
         struct ws_tracker_config wc = {
             .max_conns = cfg->ws_max_conns,
@@ -447,6 +464,15 @@ static bool daemon_start(struct daemon *d)
             log_error("cannot start the snapshot thread");
             return false;
         }
+    }
+
+    /* After the state file (its swarms and the saved stream positions belong together),
+     * before the workers (they publish from their first announce). */
+    if (cfg->cluster_engine[0]) {
+        d->cluster = cluster_start(cfg, d->store, &d->access, d->nworkers + 1, d->nworkers);
+        if (!d->cluster)
+            return false;
+        d->tracker.cluster = d->cluster;
     }
 
     d->hk.store = d->store;
@@ -526,6 +552,7 @@ int main(int argc, char **argv)
             continue;
         if (sig == SIGHUP) {
             access_ctl_reload(&d.access);
+            udp_secret_reload(&d.tracker.connid);
             continue;
         }
         log_info("stopping (%s)", sig == SIGINT ? "SIGINT" : "SIGTERM");

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cluster/cluster.h"
 #include "fullscrape.h"
 #include "stats_text.h"
 
@@ -122,6 +123,9 @@ struct blob *metrics_render(const struct tracker *t, const struct stats_snapshot
     family(&x, "swarmd_store_memory_bytes", "gauge",
            "Heap bytes held by the swarm store (tables and peer blocks).");
     sample(&x, "swarmd_store_memory_bytes", NULL, s->store.bytes);
+
+    if (t->cluster) /* cluster mode only: standalone /metrics stays as it was */
+        cluster_render(t->cluster, &x, true);
 
     family(&x, "swarmd_worker_events_total", "counter",
            "Every internal counter, per worker thread (counter names as in stats.h).");

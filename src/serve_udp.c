@@ -51,12 +51,15 @@ size_t serve_udp(void *ctx, const struct peer_addr *src, const uint8_t *pkt, siz
         stat_inc(w->stats, STAT_UDP_MALFORMED);
         return 0;
     }
+    /* A consistent copy of the keys: a SIGHUP may swap them at any moment. */
+    struct connid_keys keys;
+    udp_secret_get(&w->t->connid, &keys);
     if (r.action == UDP_ACTION_CONNECT) {
         stat_inc(w->stats, STAT_UDP_CONNECT);
         return udp_write_connect(out, r.transaction_id,
-                                 connid_make(&w->t->connid, src, w->now));
+                                 connid_make(&keys.cur, src, w->unix_now));
     }
-    if (!connid_check(&w->t->connid, src, w->now, r.connection_id)) {
+    if (!connid_check(&keys, src, w->unix_now, r.connection_id)) {
         stat_inc(w->stats, STAT_UDP_BAD_CONNID);
         return send_error(w, out, cap, len, r.transaction_id, "invalid connection id");
     }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/cluster.h"
 #include "forwarded.h"
 #include "metrics.h"
 #include "dashboard.h"
@@ -118,7 +119,8 @@ static void top_text(struct text *t, const struct top_lists *tl, unsigned k)
  * layout is there with zeros. */
 #define RENEW_BUCKETS 45
 
-static void everything_xml(struct text *t, const struct stats_snapshot *s, uint32_t tracker_id)
+static void everything_xml(struct text *t, const struct stats_snapshot *s, uint32_t tracker_id,
+                           struct cluster *cl)
 {
     const uint64_t *c = s->sum;
     uint64_t udp = c[STAT_UDP_CONNECT] + c[STAT_UDP_ANNOUNCE] + c[STAT_UDP_SCRAPE] +
@@ -170,7 +172,13 @@ static void everything_xml(struct text *t, const struct stats_snapshot *s, uint3
         tprintf(t, "      <count code=\"%s\">%llu</count>\n", herr[i].name,
                 (unsigned long long)herr[i].n);
     tprintf(t, "    </http_error>\n    <mutex_stall>\n      <count>0</count>\n"
-               "    </mutex_stall>\n  </debug>\n</stats>");
+               "    </mutex_stall>\n  </debug>\n");
+    if (cl) { /* cluster mode: the mode=cluster lines (metric names, labels with quotes) */
+        tprintf(t, "  <cluster><![CDATA[\n");
+        cluster_render(cl, t, false);
+        tprintf(t, "]]></cluster>\n");
+    }
+    tprintf(t, "</stats>");
 }
 
 /* The value of query parameter name (still encoded; these values are plain words). */
@@ -306,16 +314,18 @@ static enum http_action serve_stats(struct tracker_worker *w, const struct http_
         }
         top_text(&t, tl, mlen == 5 ? 10 : 100);
         free(tl);
+    } else if (word_is(mode, mlen, "cluster") && w->t->cluster) {
+        cluster_render(w->t->cluster, &t, false);
     } else if (word_is(mode, mlen, "everything")) {
         /* opentracker's tracker_id is a random number chosen at start; ours is derived from
          * the start time, which is as unique between restarts and needs no state. */
-        everything_xml(&t, &s, w->t->started * 2654435761u);
+        everything_xml(&t, &s, w->t->started * 2654435761u, w->t->cluster);
         ctype = "text/xml";
     } else {
         blob_unref(t.b);
         return send_small(req, out, 400,
                           "unknown mode (peer, torr, conn, scrp, udp4, tcp4, fscr, completed, "
-                          "herr, renew, version, top10, top100, everything, tpbs)\n");
+                          "herr, renew, version, top10, top100, everything, tpbs, cluster)\n");
     }
     struct blob *b = text_done(&t);
     if (!b)

@@ -7,8 +7,10 @@
 #include "tracker.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "caps.h"
+#include "cluster/cluster.h"
 #include "proto/udp.h"
 #include "util/clock.h"
 #include "util/rng.h"
@@ -24,7 +26,7 @@ bool tracker_init(struct tracker *t, const struct config *cfg, store_t *store,
     t->stats = stats;
     t->nworkers = nworkers;
     t->started = clock_now();
-    return connid_init(&t->connid);
+    return udp_secret_init_random(&t->connid);
 }
 
 void tracker_worker_init(struct tracker_worker *w, struct tracker *t, unsigned id)
@@ -34,6 +36,7 @@ void tracker_worker_init(struct tracker_worker *w, struct tracker *t, unsigned i
     w->id = id;
     w->stats = &t->stats[id];
     w->now = clock_now();
+    w->unix_now = (uint32_t)time(NULL);
     if (!rng_os_bytes(&w->rng, sizeof w->rng))
         w->rng = (uint64_t)id * 0x9e3779b97f4a7c15ULL ^ (uint64_t)clock_now_ms();
 }
@@ -119,9 +122,15 @@ const char *tracker_announce(struct tracker_worker *w, const struct announce_req
     if (cfg->enforce_min_interval)
         in.min_age = cfg->min_interval / 2 ? cfg->min_interval / 2 : 1;
 
+    if (w->t->cluster)
+        in.publish_renew = cluster_renew(w->t->cluster);
+
     struct store_announce_out res;
     if (!store_announce(w->t->store, &in, &res))
         return "tracker out of memory";
+    if (res.publish)
+        cluster_publish(w->t->cluster, w->id, req->info_hash, &in.peer,
+                        req->event == EVENT_STOPPED, in.seeder, res.completed_counted);
     if (res.refused) {
         caps_note_refusal(w, res.refused);
         return caps_reason(res.refused);

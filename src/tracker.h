@@ -13,17 +13,18 @@
 #include "accesslist.h"
 #include "config.h"
 #include "fullscrape.h"
-#include "proto/connid.h"
 #include "request.h"
 #include "stats.h"
 #include "store/store.h"
+#include "udp_secret.h"
 
 struct conn_limit;
+struct cluster;
 
 struct tracker {
     const struct config *cfg;
     store_t *store;
-    struct connid_key connid;
+    struct udp_secret connid;   /* UDP connection-id keys (hot-swapped on SIGHUP) */
     struct fullscrape *fullscrape;
     struct worker_stats *stats; /* one block per worker */
     unsigned nworkers;
@@ -33,6 +34,9 @@ struct tracker {
     /* WebSocket tracker (NULL: none; set by main after init). It counts into stats block
      * nworkers, so t->stats has tracker_stat_blocks(t) blocks. */
     struct ws_tracker *ws;
+    /* Cluster mode (NULL: standalone; set by main before the workers start): announces the
+     * store marks "publish" go to the worker's delta ring. */
+    struct cluster *cluster;
 };
 
 /* Statistics blocks to sum: one per worker, then the WebSocket thread's when it runs. */
@@ -49,6 +53,7 @@ struct tracker_worker {
     unsigned id;
     uint64_t rng;
     uint32_t now;               /* clock_now(), refreshed once per loop iteration */
+    uint32_t unix_now;          /* time(NULL), likewise: connection ids span nodes */
     struct worker_stats *stats; /* == &t->stats[id] */
     uint8_t peers4[CONFIG_MAX_NUMWANT * 6];
     uint8_t peers6[CONFIG_MAX_NUMWANT * 18];

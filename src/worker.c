@@ -92,6 +92,7 @@ static void on_tick(loop_t *loop, void *ctx)
     (void)loop;
     struct worker *w = ctx;
     w->tw->now = clock_now();
+    w->tw->unix_now = (uint32_t)time(NULL);
     access_ctl_quiesce(w->tw->t->access, w->id); /* between requests: holds no list */
 }
 
@@ -114,6 +115,7 @@ static void *worker_main(void *arg)
     struct worker *w = arg;
     worker_block_signals();
     w->tw->now = clock_now();
+    w->tw->unix_now = (uint32_t)time(NULL);
     loop_run(w->loop);
     return NULL;
 }

@@ -9,6 +9,8 @@ PKGS="$PKGS prometheus chromium"
 # Interop clients (tests/interop/): Transmission, aria2, node + npm for WebTorrent's client.
 PKGS="$PKGS transmission-cli aria2"
 PKGS="$PKGS qbittorrent-nox"
+# issue 9: cluster mode links hiredis; tests/cluster/ runs Redis, nft rules and ip in a netns.
+PKGS="$PKGS redis-server libhiredis-dev nftables iproute2"
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 

@@ -5,7 +5,9 @@
 # ends with "N passed, N failed". A suite that exits non-zero without reporting a failure
 # (a crash, a sanitizer abort) counts as one failure. Unit and end-to-end suites run on the
 # optimised (-Werror) build and again on the ASan+UBSan build; fuzz corpora are replayed on the
-# ASan build; interop and flood run on the optimised build only.
+# ASan build; interop, flood and cluster run on the optimised build only. The cluster suite
+# needs root (it makes a private network namespace), redis-server, nftables and a swarmd built
+# with hiredis; without them it fails rather than skips (tests/deps.sh installs them).
 set -u
 cd "$(dirname "$0")/.."
 PY=/usr/bin/python3
@@ -50,6 +52,7 @@ for r in build/asan/fuzz/replay_*; do
 done
 suite "interop (check)" $PY tests/interop/run.py --swarmd build/check/swarmd
 suite "flood (check)" $PY tests/flood/run.py --swarmd build/check/swarmd
+suite "cluster (check)" $PY tests/cluster/run.py --swarmd build/check/swarmd
 
 passed=$(grep -c '^ok - ' "$tally")
 failed=$(grep -c '^not ok - ' "$tally")

@@ -22,6 +22,29 @@
 #include "util/log.h"
 
 static pthread_mutex_t save_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct persist_hook hook; /* under save_lock */
+/* What the last restore found in the file's section (main thread, before any save). */
+static uint8_t restored[PERSIST_SECTION_MAX];
+static size_t restored_len;
+static char restored_tag[4];
+
+size_t persist_restored_section(const char tag[4], uint8_t *buf, size_t cap)
+{
+    if (!restored_len || memcmp(tag, restored_tag, 4) != 0 || restored_len > cap)
+        return 0;
+    memcpy(buf, restored, restored_len);
+    return restored_len;
+}
+
+void persist_set_hook(const struct persist_hook *h)
+{
+    pthread_mutex_lock(&save_lock);
+    if (h)
+        hook = *h;
+    else
+        memset(&hook, 0, sizeof hook);
+    pthread_mutex_unlock(&save_lock);
+}
 
 static double mono_seconds(void)
 {
@@ -120,6 +143,8 @@ bool persist_save(store_t *s, const char *path, struct persist_result *r, char *
     size_t hint = (size_t)(st.torrents * 32 + st.peers4 * SNAP_PEER4_SIZE +
                            st.peers6 * SNAP_PEER6_SIZE) + (size_t)(st.torrents * 32) / 8;
     uint32_t now = clock_now();
+    uint8_t section[PERSIST_SECTION_MAX];
+    size_t section_len = hook.capture ? hook.capture(hook.ctx, section, sizeof section) : 0;
     if (!statefile_begin(&e, (uint64_t)time(NULL), hint)) {
         snprintf(err, errlen, "out of memory");
         goto out;
@@ -130,7 +155,8 @@ bool persist_save(store_t *s, const char *path, struct persist_result *r, char *
             goto out;
         }
     }
-    if (!statefile_finish(&e)) {
+    if ((section_len && !statefile_add_section(&e, hook.tag, section, section_len)) ||
+        !statefile_finish(&e)) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
@@ -258,6 +284,12 @@ enum persist_load persist_restore(store_t *s, const char *path, struct persist_r
     /* A clock set back counts as no downtime; a very long one as "everything expired". */
     c.downtime = down <= 0 ? 0 : down > INT32_MAX ? INT32_MAX : (uint32_t)down;
     bool ok = statefile_decode(data, len, &info, import_one, &c, why, sizeof why);
+    restored_len = 0;
+    if (ok && info.section && info.section_len <= sizeof restored) {
+        memcpy(restored, info.section, info.section_len);
+        memcpy(restored_tag, info.section_tag, sizeof restored_tag);
+        restored_len = info.section_len;
+    }
     free(data);
     r->torrents = c.torrents;
     r->peers = c.peers;

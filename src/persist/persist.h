@@ -34,6 +34,22 @@ enum persist_load {
 enum persist_load persist_restore(store_t *s, const char *path, struct persist_result *r,
                                   char *err, size_t errlen);
 
+/* An optional section saved inside every snapshot (cluster mode's stream resume positions,
+ * which must describe the same moment as the swarms): capture runs under the save lock
+ * right before the store is copied and writes at most cap bytes to buf, returning how many
+ * (0: no section). One hook per process; set it before the first save, clear it (NULL)
+ * before ctx goes away. */
+#define PERSIST_SECTION_MAX 16384
+struct persist_hook {
+    char tag[4];
+    size_t (*capture)(void *ctx, uint8_t *buf, size_t cap);
+    void *ctx;
+};
+void persist_set_hook(const struct persist_hook *h);
+/* The section of that tag found by the last successful persist_restore (a copy of at most
+ * cap bytes into buf); returns its length, 0 when there was none. */
+size_t persist_restored_section(const char tag[4], uint8_t *buf, size_t cap);
+
 /* The snapshot thread: saves every interval_s seconds until persist_stop. */
 struct persist *persist_start(store_t *s, const char *path, unsigned interval_s);
 /* Stop and join the thread (no save of its own; NULL is fine). */

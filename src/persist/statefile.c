@@ -96,6 +96,19 @@ bool statefile_add(struct statefile_enc *e, const struct snap_torrent *t)
     return true;
 }
 
+bool statefile_add_section(struct statefile_enc *e, const char tag[4], const uint8_t *p, size_t n)
+{
+    if (n > UINT32_MAX || !enc_reserve(e, n + STATEFILE_SECTION_FOOTER))
+        return false;
+    if (n)
+        memcpy(e->p + e->len, p, n);
+    put_le(e->p + e->len + n, n, 4);
+    memcpy(e->p + e->len + n + 4, tag, 4);
+    e->len += n + STATEFILE_SECTION_FOOTER;
+    put_le(e->p + 12, get_le(e->p + 12, 4) | STATEFILE_FLAG_SECTION, 4);
+    return true;
+}
+
 bool statefile_finish(struct statefile_enc *e)
 {
     if (!enc_reserve(e, STATEFILE_TRAILER_SIZE))
@@ -204,16 +217,31 @@ bool statefile_decode(const uint8_t *data, size_t len, struct statefile_info *in
     if ((uint32_t)crc != (uint32_t)get_le(tr + 16, 4))
         REFUSE("checksum mismatch (truncated or corrupt)");
     uint32_t flags = (uint32_t)get_le(data + 12, 4);
-    if (flags != 0)
+    if (flags & ~STATEFILE_FLAG_SECTION)
         REFUSE("unknown flags 0x%x", flags);
     info->saved_at = get_le(data + 16, 8);
     info->torrents = get_le(tr, 8);
     info->peers = get_le(tr + 8, 8);
+    info->section = NULL;
+    info->section_len = 0;
+    memset(info->section_tag, 0, sizeof info->section_tag);
 
-    const uint8_t *body = data + STATEFILE_HEADER_SIZE;
-    if (!walk(body, tr, info, NULL, NULL, err, errlen))
+    const uint8_t *body = data + STATEFILE_HEADER_SIZE, *end = tr;
+    if (flags & STATEFILE_FLAG_SECTION) {
+        size_t room = (size_t)(tr - body);
+        if (room < STATEFILE_SECTION_FOOTER)
+            REFUSE("section flag set but no room for a section");
+        size_t n = (size_t)get_le(tr - STATEFILE_SECTION_FOOTER, 4);
+        if (n > room - STATEFILE_SECTION_FOOTER)
+            REFUSE("section of %zu bytes does not fit the file", n);
+        memcpy(info->section_tag, tr - 4, 4);
+        end = tr - STATEFILE_SECTION_FOOTER - n;
+        info->section = end;
+        info->section_len = n;
+    }
+    if (!walk(body, end, info, NULL, NULL, err, errlen))
         return false;
-    if (fn && !walk(body, tr, info, fn, ctx, err, errlen))
+    if (fn && !walk(body, end, info, fn, ctx, err, errlen))
         return false;
     if (errlen)
         err[0] = '\0';

@@ -435,7 +435,7 @@ bool store_announce(store_t *s, const struct store_announce_in *in, struct store
 
     if (in->event == EVENT_STOPPED) {
         if (t) {
-            torrent_del(t, &in->peer, &sh->tl);
+            out->publish = torrent_del(t, &in->peer, &sh->tl) && in->publish_renew;
             t->active = in->now;
             counts_of(sh, t, &out->counts);
             /* Nothing left worth keeping: no peers and nothing ever completed. */
@@ -457,6 +457,13 @@ bool store_announce(store_t *s, const struct store_announce_in *in, struct store
         }
         created = true;
     }
+    /* The previous announce's age, read before torrent_put refreshes the stamp. */
+    uint32_t age = 0;
+    if (in->publish_renew && !created) {
+        uint32_t i = torrent_find_peer(t, &in->peer);
+        if (i != PEER_NONE)
+            age = peer_age(t, in->peer.family != ADDR_V4, i, in->now);
+    }
     int prev;
     if (!torrent_put(t, &in->peer, in->seeder, in->now, &sh->tl, &prev)) {
         if (created)
@@ -466,8 +473,13 @@ bool store_announce(store_t *s, const struct store_announce_in *in, struct store
         return false;
     }
     /* Counted once per peer: a seeder re-sending completed does not count again. */
-    if (in->event == EVENT_COMPLETED && prev != 1)
+    if (in->event == EVENT_COMPLETED && prev != 1) {
         t->completed++;
+        out->completed_counted = true;
+    }
+    if (in->publish_renew)
+        out->publish = prev == -1 || prev != (int)in->seeder || out->completed_counted ||
+                       age >= in->publish_renew;
     t->active = in->now;
     counts_of(sh, t, &out->counts);
     if (in->numwant)
@@ -794,3 +806,28 @@ void store_shard_unlock(store_t *s, unsigned i)
 const uint8_t *store_hash_key(const store_t *s) { return s->key; }
 uint32_t store_peer_timeout(const store_t *s) { return s->peer_timeout; }
 uint32_t store_torrent_keep(const store_t *s) { return s->torrent_keep; }
+
+void store_shard_prefetch(const store_t *s, unsigned si, uint64_t h, int stage)
+{
+    const struct shard *sh = &s->shards[si];
+    if (stage == 0) {
+        __builtin_prefetch(sh, 1);
+        return;
+    }
+    /* Relaxed atomic loads: the fields change under the shard lock, which this hint does
+     * not take; whatever value is seen is only an address to prefetch. */
+    const struct torrent *slots = __atomic_load_n(&sh->tb.slots, __ATOMIC_RELAXED);
+    uint32_t cap = __atomic_load_n(&sh->tb.cap, __ATOMIC_RELAXED);
+    if (slots && cap)
+        __builtin_prefetch(&slots[table_home(cap, h)], 0);
+}
+
+enum store_refusal store_cap_check(store_t *s, unsigned si, const struct torrent *t)
+{
+    return t ? cap_new_peer(s, &s->shards[si], t) : cap_new_torrent(s);
+}
+
+bool store_torrent_useless(store_t *s, unsigned si, const struct torrent *t)
+{
+    return useless(&s->shards[si], t);
+}

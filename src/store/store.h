@@ -53,6 +53,9 @@ struct store_announce_in {
     uint32_t min_age;             /* announce-rate enforcement: a known peer re-announcing
                                    * (EVENT_NONE) within this many seconds of its last accepted
                                    * announce is not refreshed and gets no peers; 0 = off */
+    uint32_t publish_renew;       /* cluster mode: > 0 asks for out.publish (below), a known
+                                   * peer's re-announce counting as a change after this many
+                                   * seconds; 0 = standalone, nothing computed */
 };
 
 /* Why an announce was refused (nothing changed); STORE_OK when it was applied. */
@@ -71,7 +74,22 @@ struct store_announce_out {
     bool throttled;               /* min_age not reached: counts only, peer not refreshed */
     enum store_refusal evicted;   /* STORE_OK, or the cap this new torrent would have been
                                    * refused by had it not evicted one torrent (config evict) */
+    /* Cluster mode (in.publish_renew > 0): whether the other nodes must hear of this announce:
+     * the peer is new here, its seeding state changed, it completed (counted here), it stopped
+     * (and was here), or its previous accepted announce is >= publish_renew seconds old.
+     * Never set for refused or throttled announces. completed_counted: completed += 1 happened
+     * (the delta carries the completed-event bit). */
+    bool publish;
+    bool completed_counted;
 };
+/* There is no per-peer "came from the bus" bit (CLUSTER.md suggests one): a v4 peer is packed
+ * into 64 bits (address 32 | port 16 | stamp 15 | seeder 1, torrent.h) with none to spare,
+ * and nothing needs it. Deltas from the bus never ask for publication (store_apply_remote
+ * does not compute it), so they cannot echo. A peer that moved from node A to node B is known
+ * to B only through A's deltas, whose stamp is the time B applied A's last one; B publishes
+ * the peer's first announce that comes >= publish_renew after that, and cluster mode caps
+ * publish_renew at interval / 2, so at the latest the peer's next regular announce to B is
+ * published, well inside the peer timeout of the copies on the other nodes. */
 
 /* Apply one announce and choose peers for the reply, under one shard lock:
  * - EVENT_STOPPED removes the peer (no peers returned; counts after removal).

@@ -642,6 +642,34 @@ TEST(operator_keys)
     CHECK(has(err, "access.whitelist and access.blacklist are both set"));
 }
 
+/* tracker.udp_secret_file: a path like the access lists; cluster mode cannot start without
+ * it, because every node must accept the connection ids the others hand out. */
+TEST(udp_secret_file)
+{
+    struct config c;
+    CHECK(parse(&c, "tracker.udp_secret_file /etc/swarmd/udp_secret\n"));
+    CHECK_STR(c.udp_secret_file, "/etc/swarmd/udp_secret");
+    CHECK(config_validate(&c, err, sizeof err));
+    CHECK(parse(&c, "tracker.interval 60\n"));
+    CHECK_STR(c.udp_secret_file, "");
+    CHECK_EQ_INT(ARGS(&c, "-o", "tracker.udp_secret_file=/k"), CONFIG_ARGS_RUN);
+    CHECK_STR(c.udp_secret_file, "/k");
+
+    const char *cluster = "cluster.engine redis://127.0.0.1:6379\ncluster.node_id 1\n"
+                          "cluster.nodes 1,2\n";
+    CHECK(parse(&c, cluster));
+    CHECK(!config_validate(&c, err, sizeof err));
+#ifdef SWARMD_HAVE_HIREDIS
+    CHECK(has(err, "cluster.engine needs tracker.udp_secret_file"));
+    char text[256];
+    snprintf(text, sizeof text, "%stracker.udp_secret_file /k\n", cluster);
+    CHECK(parse(&c, text));
+    CHECK(config_validate(&c, err, sizeof err));
+#else
+    CHECK(has(err, "built without hiredis"));
+#endif
+}
+
 static void print_help(void *arg)
 {
     (void)arg;
@@ -814,6 +842,75 @@ TEST(every_bad_line_reported)
     CHECK_EQ_INT(c.interval, 60); /* good lines still apply */
 }
 
+TEST(cluster_keys)
+{
+    struct config c;
+    CHECK(parse(&c, "tracker.interval 60\n"));
+    CHECK(!c.cluster_engine[0]); /* off by default */
+    CHECK_STR(c.cluster_name, "swarmd");
+    CHECK_EQ_INT(c.cluster_flush_ms, 100);
+    CHECK_EQ_INT(c.cluster_batch_bytes, 16384);
+    CHECK_EQ_INT(c.cluster_retention, 100000);
+    CHECK_EQ_INT(c.cluster_outage_buffer, 16 << 20);
+    CHECK_EQ_INT(c.cluster_sync_renew, 600);
+    CHECK_EQ_INT(c.cluster_publish_rate, 100000);
+    CHECK_EQ_INT(c.cluster_timeout_ms, 1000);
+
+    CHECK(parse(&c, "cluster.engine redis://10.0.0.10:6380\ncluster.name prod-eu\n"
+                    "cluster.node_id 2\ncluster.nodes 1,2,3\ncluster.outage_buffer 4M\n"
+                    "cluster.bind 10.0.0.2\ncluster.flush_ms 20\ncluster.publish_rate 0\n"
+                    "tracker.udp_secret_file /etc/swarmd/udp.key\n"));
+    CHECK_STR(c.cluster_host, "10.0.0.10");
+    CHECK_EQ_INT(c.cluster_port, 6380);
+    CHECK_STR(c.cluster_name, "prod-eu");
+    CHECK_EQ_INT(c.cluster_node_id, 2);
+    CHECK_EQ_INT(c.cluster_n_nodes, 3);
+    CHECK_EQ_INT(c.cluster_nodes[2], 3);
+    CHECK_EQ_INT(c.cluster_outage_buffer, 4 << 20);
+    CHECK_EQ_INT(c.cluster_bind.family, ADDR_V4);
+    CHECK_EQ_INT(c.cluster_publish_rate, 0);
+#ifdef SWARMD_HAVE_HIREDIS
+    CHECK(config_validate(&c, err, sizeof err));
+#else
+    CHECK(!config_validate(&c, err, sizeof err) && has(err, "built without hiredis"));
+#endif
+    CHECK(parse(&c, "cluster.engine redis://[::1]\n"));
+    CHECK_STR(c.cluster_host, "::1");
+    CHECK_EQ_INT(c.cluster_port, 6379);
+    CHECK(parse(&c, "cluster.engine redis://redis.example:7000/\n"));
+    CHECK_STR(c.cluster_host, "redis.example");
+
+    static const char *const bad[] = {
+        "cluster.engine http://1.2.3.4:6379", "cluster.engine redis://", "cluster.engine "
+        "redis://1.2.3.4:0", "cluster.engine redis://1.2.3.4:6379/2", "cluster.engine "
+        "redis://a b", "cluster.name x{y}", "cluster.name a:b", "cluster.node_id 0",
+        "cluster.node_id 65536", "cluster.nodes 1,,2", "cluster.nodes 1,1", "cluster.nodes 0",
+        "cluster.nodes 1,", "cluster.nodes", "cluster.outage_buffer 12Q", "cluster.bind host",
+        "cluster.batch_bytes 100", "cluster.timeout_ms 10"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK(!parse(&c, bad[i]));
+        if (!has(err, "test.conf:1: cluster."))
+            fprintf(stderr, "  %s -> %s\n", bad[i], err);
+    }
+
+#ifdef SWARMD_HAVE_HIREDIS
+    /* Cross-field checks: node_id and nodes required, node_id among them. */
+    CHECK(parse(&c, "cluster.engine redis://127.0.0.1:6379\ntracker.udp_secret_file /k\ncluster.nodes 1,2\n"));
+    CHECK(!config_validate(&c, err, sizeof err) && has(err, "cluster.node_id"));
+    CHECK(parse(&c, "cluster.engine redis://127.0.0.1:6379\ntracker.udp_secret_file /k\ncluster.node_id 1\n"));
+    CHECK(!config_validate(&c, err, sizeof err) && has(err, "cluster.nodes"));
+    CHECK(parse(&c, "cluster.engine redis://127.0.0.1:6379\ntracker.udp_secret_file /k\ncluster.node_id 4\n"
+                    "cluster.nodes 1,2,3\n"));
+    CHECK(!config_validate(&c, err, sizeof err) && has(err, "not in cluster.nodes"));
+    CHECK(parse(&c, "cluster.engine redis://127.0.0.1:6379\ntracker.udp_secret_file /k\ncluster.node_id 1\n"
+                    "cluster.nodes 1\ncluster.outage_buffer 1k\n"));
+    CHECK(!config_validate(&c, err, sizeof err) && has(err, "cluster.outage_buffer"));
+#endif
+    /* Without cluster.engine the other keys change nothing and need nothing. */
+    CHECK(parse(&c, "cluster.node_id 7\n"));
+    CHECK(config_validate(&c, err, sizeof err));
+}
+
 int main(void)
 {
     RUN(defaults);
@@ -834,7 +931,9 @@ int main(void)
     RUN(flag_forms);
     RUN(flag_errors);
     RUN(help_and_version);
+    RUN(udp_secret_file);
     RUN(file_and_precedence);
     RUN(stats_helpers);
+    RUN(cluster_keys);
     return CHECK_DONE();
 }

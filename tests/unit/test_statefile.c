@@ -288,9 +288,13 @@ TEST(damaged_files_refused_whole)
     fix_crc(p, e.len);
     CHECK(refused(p, e.len, "trailer says"));
     memcpy(p, e.p, e.len);
-    p[12] = 1; /* flags */
+    p[12] = 2; /* flags: bit 0 is the section flag, bit 1 unknown */
     fix_crc(p, e.len);
     CHECK(refused(p, e.len, "flags"));
+    memcpy(p, e.p, e.len);
+    p[12] = 1; /* section flag without a section: the bytes before the trailer are a peer */
+    fix_crc(p, e.len);
+    CHECK(refused(p, e.len, NULL));
     memcpy(p, e.p, e.len);
     p[STATEFILE_HEADER_SIZE + 20 + 2] = 0x7f; /* first torrent's peer count: too many */
     fix_crc(p, e.len);
@@ -388,6 +392,63 @@ TEST(save_restore_on_disk)
     store_free(c);
 }
 
+/* The optional section (cluster mode's resume positions): round trip, files without one
+ * unchanged, and a section that does not fit is refused whole. */
+TEST(section)
+{
+    store_t *a = sample(100);
+    struct statefile_enc plain, with;
+    struct snap_scratch sc = {NULL, 0};
+    encode(a, 100, &plain);
+    memset(&with, 0, sizeof with);
+    CHECK(statefile_begin(&with, 1000, 0));
+    for (unsigned i = 0; i < store_snapshot_shards(a); i++)
+        CHECK(store_export_shard(a, i, 100, &sc, add, &with));
+    free(sc.p);
+    static const char pos[] = "2 00000000deadbeef 17 1700000000000-3\n";
+    CHECK(statefile_add_section(&with, "SWCL", (const uint8_t *)pos, sizeof pos - 1));
+    CHECK(statefile_finish(&with));
+    CHECK_EQ_INT(with.len, plain.len + sizeof pos - 1 + STATEFILE_SECTION_FOOTER);
+    CHECK_EQ_INT(with.p[12], STATEFILE_FLAG_SECTION);
+    CHECK_EQ_INT(plain.p[12], 0);
+
+    struct statefile_info info;
+    char err[200];
+    CHECK(statefile_decode(plain.p, plain.len, &info, NULL, NULL, err, sizeof err));
+    CHECK(info.section == NULL && info.section_len == 0);
+    store_t *b = mk(2700, 86400);
+    CHECK(decode_into(b, with.p, with.len, 100, 0, err));
+    CHECK(statefile_decode(with.p, with.len, &info, NULL, NULL, err, sizeof err));
+    CHECK(info.section != NULL && info.section_len == sizeof pos - 1);
+    CHECK(info.section && memcmp(info.section, pos, sizeof pos - 1) == 0);
+    CHECK_MEM(info.section_tag, "SWCL", 4);
+    for (unsigned t = 0; t < 6; t++) {
+        struct swarm_counts x = scrape(a, t), y = scrape(b, t);
+        CHECK_EQ_INT(x.seeders, y.seeders);
+        CHECK_EQ_INT(x.leechers, y.leechers);
+        CHECK_EQ_INT(x.completed, y.completed);
+    }
+    CHECK(store_ok(b));
+
+    /* A length reaching into the header, or past the records' end, is refused whole. */
+    uint8_t *p = malloc(with.len);
+    memcpy(p, with.p, with.len);
+    size_t lenpos = with.len - STATEFILE_TRAILER_SIZE - STATEFILE_SECTION_FOOTER;
+    p[lenpos] = 0xff;
+    p[lenpos + 1] = 0xff;
+    fix_crc(p, with.len);
+    CHECK(refused(p, with.len, "section"));
+    memcpy(p, with.p, with.len);
+    p[lenpos] = (uint8_t)(p[lenpos] + 1); /* one byte too long: the last peer is cut */
+    fix_crc(p, with.len);
+    CHECK(refused(p, with.len, NULL));
+    free(p);
+    free(plain.p);
+    free(with.p);
+    store_free(a);
+    store_free(b);
+}
+
 int main(void)
 {
     RUN(round_trip_exact_counts);
@@ -395,6 +456,7 @@ int main(void)
     RUN(long_downtime_keeps_recent_completed_only);
     RUN(empty_store_file);
     RUN(damaged_files_refused_whole);
+    RUN(section);
     RUN(bytes_per_ipv4_peer);
     RUN(save_restore_on_disk);
     return CHECK_DONE();
