@@ -9,7 +9,8 @@
  * - the sync-in thread XREADs the other nodes' streams from the last applied ids, validates
  *   every batch, and applies it with store_apply_remote.
  * Every engine call is bounded by cluster.timeout_ms, so nothing here ever blocks a worker.
- * Without SWARMD_HAVE_HIREDIS, cluster_start always fails (config.c refuses the keys first). */
+ * Without SWARMD_HAVE_HIREDIS, cluster_start always fails (config.c refuses the keys first).
+ * The implementation is split by job over src/cluster/ (cluster_internal.h lists the files). */
 #ifndef SWARMD_CLUSTER_H
 #define SWARMD_CLUSTER_H
 
@@ -25,8 +26,9 @@
 struct cluster;
 
 /* Check the configuration (auth file), connect once and take the node-id lock, load the
- * resume positions (statefile + ".cluster"), start both threads. The engine being unreachable
- * is no failure (the node serves and keeps retrying); another live owner of the node id is.
+ * resume positions (a section of the state file), start both threads. The engine being
+ * unreachable is no failure (the node serves and keeps retrying); another live owner of the
+ * node id is.
  * access_slot: the access_ctl reader slot the sync-in thread may use. NULL after logging. */
 struct cluster *cluster_start(const struct config *cfg, store_t *store, struct access_ctl *access,
                               unsigned access_slot, unsigned nworkers);
@@ -41,7 +43,8 @@ void cluster_publish(struct cluster *c, unsigned worker, const uint8_t *info_has
                      const struct peer_addr *peer, bool stop, bool seeder, bool completed);
 
 /* Append the cluster metrics (CLUSTER-SPEC.md names): Prometheus families when prom, else
- * "name value" lines (for /stats?mode=cluster). */
+ * "name value" lines (for /stats?mode=cluster). The lag gauges are taken at this call (now
+ * minus the origin time of each origin's last applied batch), so a silent origin's grows. */
 void cluster_render(struct cluster *c, struct text *t, bool prom);
 
 #endif

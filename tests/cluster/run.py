@@ -606,16 +606,53 @@ def item5(c, st):
         "gaps_total %s" % (t_up, took, took_total, gaps)
 
 
+LAG = "swarmd_cluster_lag_seconds"
+
+
 def item5c(c, st):
     """CLUSTER.md: a restarted node whose saved stream positions were trimmed away counts a
-    gap, reads on, and heals when the missed peers re-announce."""
+    gap, reads on, and heals when the missed peers re-announce. While it is down, the
+    others' lag for it grows."""
     a, dead = c.nodes[1], c.nodes[3]
     # Node 3 has applied a batch of node 1 and saved that position, then dies.
     seen = new_hash()
     Udp(a, v4(0x5e)).announce(seen, 8199)
     wait_visible([dead], lambda n: udp_counts(n, seen) == (0, 0, 1), 2.0)
     wait_positions_saved(dead)
+    # CLUSTER-SPEC.md: lag = now - origin time of the last applied batch, taken when read. So
+    # the survivors' lag for the dead node grows past a heartbeat period (5 s, + 1 s as batch
+    # times are whole seconds), while a live node's heartbeats keep its lag below that.
+    # First node 3's current life must have reached both (its first heartbeat comes about 4 s
+    # after its start, and item 5 has just restarted it): a lag under 6 s.
+    survivors = ((a, 2), (c.nodes[2], 1))  # (node, a live origin it reads)
+    before = {}
+
+    def fresh():
+        for n, _ in survivors:
+            before[n.k] = (time.time(), n.metric(LAG, origin=3))
+        return all(v is not None and v < 6.0 for _, v in before.values())
+    check(wait_until(fresh, 8.0) is not None,
+          "node 3's lag on nodes 1 and 2 never under 6 s (t, lag): %r" % before)
     dead.kill9()
+    seen_lag = {}
+
+    def dead_lag_grew():
+        for n, live in survivors:
+            m = n.metrics()
+            seen_lag[n.k] = (n.metric(LAG, m, origin=3), n.metric(LAG, m, origin=live),
+                             time.time())
+        return all(d is not None and d > 7.5 for d, _, _ in seen_lag.values())
+    check(wait_until(dead_lag_grew, 10.0) is not None,
+          "lag for the killed node 3 did not grow past 7.5 s within 10 s; (origin 3, live "
+          "origin, t) per survivor: %r" % seen_lag)
+    for k, (d, live, t) in seen_lag.items():
+        check(live is not None and live < 7.0, "node %d: a live origin's lag is %r s (heartbeats "
+              "every 5 s should keep it under 7)" % (k, live))
+        # It grows with the clock: at most the wall time since the reading before the kill.
+        t0, l0 = before[k]
+        check(d <= l0 + (t - t0) + 0.3, "node %d: node 3's lag %.3f s, but %.3f s %.1f s "
+              "before" % (k, d, l0, t - t0))
+    dead_lag = max(d for d, _, _ in seen_lag.values())
     missed, later = new_hash(), new_hash()
     Udp(a, v4(0x5e)).announce(missed, 8200)
     wait_visible([c.nodes[2]], lambda n: udp_counts(n, missed) == (0, 0, 1), 2.0)
@@ -628,6 +665,9 @@ def item5c(c, st):
     dead.start()
     wait_visible([dead], lambda n: udp_counts(n, later) == (0, 0, 1), 5.0)
     took = time.time() - t0
+    # Its first heartbeat (about 4 s after its start) brings node 3's lag back down.
+    check(wait_until(lambda: (a.metric(LAG, origin=3) or 99) < 3.0, 6.0) is not None,
+          "node 1's lag for the restarted node 3 stays at %r s" % a.metric(LAG, origin=3))
     gaps = dead.metric("swarmd_cluster_gaps_total")
     check(gaps is not None and gaps > 0, "no gap counted after resuming a trimmed stream "
           "(gaps_total %r)" % gaps)
@@ -637,7 +677,8 @@ def item5c(c, st):
     Udp(a, v4(0x5e)).announce(missed, 8200)
     healed = wait_visible([dead], lambda n: udp_counts(n, missed) == (0, 0, 1), 2.0)
     st["figures"] = "new peer seen %.2f s after the restart; gaps_total %d; missed peer " \
-        "back %.2f s after its re-announce" % (took, gaps, healed)
+        "back %.2f s after its re-announce; lag for the dead node reached %.1f s" \
+        % (took, gaps, healed, dead_lag)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1015,8 +1056,8 @@ ITEMS = [
     (3, "stopped propagates within 1 s; silent peer expires everywhere", item3, 40),
     (4, "31k peers / 1k torrents: scrape and full scrape agree everywhere", item4, 120),
     (5, "kill -9 a node: survivors answer, restart catches up within 5 s", item5, 30),
-    ("5c", "restart after its streams were trimmed: gap counted, heals on re-announce",
-     item5c, 30),
+    ("5c", "dead node's lag grows; restart after its streams were trimmed: gap counted, heals",
+     item5c, 45),
     (6, "kill -9 Redis: 100 % answered, engine down shown, outage peers propagate", item6, 30),
     (7, "SIGSTOP Redis 10 s: request rate within 10 %, sync resumes", item7, 45),
     (8, "node-engine partition 10 s under load: visible everywhere 2 s after heal", item8,
