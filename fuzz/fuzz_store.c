@@ -1,14 +1,21 @@
 /* fuzz_store.c - libFuzzer harness for the swarm table (src/store/), checked against a model.
  *
- * Each input is a store configuration (3 bytes) and then a program of small operations on a
+ * Each input is a store configuration (4 bytes: shards, hash key, clock start, peer timeout,
+ * torrent_keep, and the caps: max torrents, peers per torrent, a memory budget a few KiB over
+ * the empty store's size, eviction on/off) and then a program of small operations on a
  * fresh store: announces over 8 info-hashes x 2 families x 64 addresses x 4 ports with any
  * event, seeder flag, numwant and both_families; bursts of announces or stops (big swarms:
  * vector growth and shrinking); scrapes and full walks; time steps followed by a full expiry
  * sweep. A plain-array model of the same swarms predicts every count, and every reply's peers
  * are checked: the right number, distinct, present, never the announcer, leechers first for a
- * seeder. Cluster mode is in it too: announces may ask for the publish decision (checked
- * against the model's rule), and batches of remote deltas go through store_apply_remote.
- * store_check runs after every operation; any mismatch aborts. */
+ * seeder. The model also predicts every cap: a refusal exactly when a cap is reached (with the
+ * right kind, nothing changed, no peers); with eviction on, a new torrent at a cap either
+ * evicts exactly one torrent of at most one peer from its own shard (or the first following
+ * shard that has one), the most expendable there (no peer, lone leecher, lone seeder; oldest
+ * first), or is refused because no shard holds one. Cluster mode is in it too: announces may
+ * ask for the publish decision (checked against the model's rule), and batches of remote
+ * deltas go through store_apply_remote (in stores without caps: remote records are refused,
+ * never evict, at a cap). store_check runs after every operation; any mismatch aborts. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,6 +23,7 @@
 #include <string.h>
 
 #include "store/remote.h"
+#include "store/shard.h"
 #include "store/store.h"
 
 #define NH 8
@@ -39,6 +47,10 @@ struct mtorrent {
 struct fuzz {
     store_t *s;
     uint32_t now, timeout, keep;
+    uint64_t max_torrents, max_bytes;
+    uint32_t max_peers;
+    unsigned nshards;
+    bool evict;
     uint64_t rng;
     struct mtorrent m[NH];
     uint8_t hashes[NH][INFO_HASH_LEN];
@@ -175,12 +187,105 @@ static void check_peers(const struct mtorrent *t, int fam, const uint8_t *out, u
         fail("a seeder was not given the leechers first");
 }
 
+/* Eviction order of a model torrent, as the store ranks it: -1 never, else lower first. */
+static int model_rank(const struct mtorrent *t)
+{
+    unsigned n = t->n[0] + t->n[1];
+    if (n > 1)
+        return -1;
+    return n == 0 ? 0 : t->seeds[0] + t->seeds[1] ? 2 : 1;
+}
+
+static unsigned shard_of(unsigned h)
+{
+    uint64_t hv;
+    return store_shard_of(F.s, F.hashes[h], &hv);
+}
+
+/* The cap a new torrent (or a new peer in torrent h) reaches now, before the announce. */
+static enum store_refusal model_cap(unsigned h, bool new_torrent)
+{
+    uint64_t mem = store_memory(F.s);
+    if (new_torrent) {
+        unsigned n = 0;
+        for (unsigned i = 0; i < NH; i++)
+            n += F.m[i].exists;
+        if (F.max_torrents && n >= F.max_torrents)
+            return STORE_FULL_TORRENTS;
+        if (F.max_bytes && mem >= F.max_bytes - F.max_bytes / 16)
+            return STORE_FULL_MEMORY;
+        return STORE_OK;
+    }
+    if (F.max_peers && F.m[h].n[0] + F.m[h].n[1] >= F.max_peers)
+        return STORE_FULL_PEERS;
+    if (F.max_bytes && mem >= F.max_bytes)
+        return STORE_FULL_MEMORY;
+    return STORE_OK;
+}
+
+/* True when torrent a is a better eviction victim than b (both evictable). */
+static bool better_victim(const struct mtorrent *a, const struct mtorrent *b)
+{
+    int ra = model_rank(a), rb = model_rank(b);
+    return ra < rb || (ra == rb && F.now - a->active > F.now - b->active);
+}
+
+/* The shard an eviction for new torrent h must come from: h's own if it holds an evictable
+ * torrent, else the first of the following shards that does (the store tries up to 64, which
+ * with at most 16 shards here is all of them); -1 when none does. */
+static int victim_shard(unsigned h)
+{
+    for (unsigned k = 0; k < F.nshards; k++) {
+        unsigned sh = (shard_of(h) + k) % F.nshards;
+        for (unsigned u = 0; u < NH; u++)
+            if (u != h && F.m[u].exists && shard_of(u) == sh && model_rank(&F.m[u]) >= 0)
+                return (int)sh;
+    }
+    return -1;
+}
+
+/* Torrent h (new) evicted one: find it (the torrent the store no longer knows), check it was
+ * the most expendable of the right shard, and drop it from the model. Runs after the
+ * announce: vshard was computed before it. */
+static void model_evicted(unsigned h, int vshard)
+{
+    int victim = -1;
+    struct swarm_counts c;
+    for (unsigned v = 0; v < NH; v++) {
+        if (v == h || !F.m[v].exists || store_scrape(F.s, F.hashes[v], &c))
+            continue;
+        if (victim >= 0)
+            fail("an eviction removed two torrents");
+        victim = (int)v;
+    }
+    if (victim < 0)
+        fail("an eviction was reported but no torrent is gone");
+    struct mtorrent *vt = &F.m[victim];
+    if ((int)shard_of((unsigned)victim) != vshard)
+        fail("evicted a torrent of the wrong shard");
+    if (model_rank(vt) < 0)
+        fail("evicted a swarm of two or more peers");
+    for (unsigned u = 0; u < NH; u++)
+        if (u != h && (int)u != victim && F.m[u].exists && (int)shard_of(u) == vshard &&
+            model_rank(&F.m[u]) >= 0 && better_victim(&F.m[u], vt))
+            fail("evicted a torrent while a more expendable one was in the shard");
+    memset(vt, 0, sizeof *vt);
+}
+
+
 static void do_announce(unsigned h, int fam, unsigned idx, enum announce_event ev, bool seeder,
                         unsigned numwant, bool both, uint32_t renew)
 {
     struct mtorrent *t = &F.m[h];
     const struct mpeer before = t->p[fam][idx];
     bool was = t->exists && before.present;
+    bool new_torrent = !t->exists, new_peer = t->exists && !t->p[fam][idx].present;
+    enum store_refusal cap = STORE_OK;
+    int vshard = -1;
+    if (ev != EVENT_STOPPED && (new_torrent || new_peer))
+        cap = model_cap(h, new_torrent);
+    if (cap != STORE_OK && new_torrent && F.evict)
+        vshard = victim_shard(h);
     struct store_announce_in in = {
         .info_hash = F.hashes[h],
         .peer = make_addr(fam, idx),
@@ -197,6 +302,34 @@ static void do_announce(unsigned h, int fam, unsigned idx, enum announce_event e
     struct store_announce_out out;
     if (!store_announce(F.s, &in, &out))
         fail("store_announce failed");
+
+    /* Caps: refused exactly at one (or, evicting, admitted by freeing one victim). */
+    if (cap == STORE_OK) {
+        if (out.refused != STORE_OK || out.evicted != STORE_OK)
+            fail("refused or evicted below every cap");
+    } else if (vshard >= 0) {
+        if (out.refused != STORE_OK || out.evicted != cap)
+            fail("a new torrent at a cap not admitted by evicting an evictable torrent");
+        model_evicted(h, vshard);
+    } else {
+        if (out.refused != cap)
+            fail("not refused, or refused for another cap, at a cap");
+        if (out.evicted != STORE_OK)
+            fail("refused and evicted at once");
+    }
+    if (out.refused != STORE_OK) {
+        struct swarm_counts c;
+        unsigned n[2];
+        model_counts(t, &c, n);
+        same_counts(&out.counts, &c);
+        if (out.n4 || out.n6)
+            fail("a refused announce got peers");
+        if (out.publish)
+            fail("a refused announce asks for publication");
+        return;
+    }
+    if (F.max_bytes && store_memory(F.s) > F.max_bytes + 8192)
+        fail("store memory far over the budget");
 
     /* The publish decision, as store.h states it (time only moves in do_expire, which drops
      * peers older than the timeout, so the model's ages are exact). */
@@ -345,7 +478,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const uint32_t starts[4] = {1, 32700, 65000, 4294966000u};
-    if (size < 3)
+    static const uint32_t peer_caps[4] = {0, 1, 3, 40};
+    static const uint32_t budgets[4] = {0, 512, 3000, 12000};
+    if (size < 4)
         return 0;
 
     struct store_config cfg;
@@ -355,6 +490,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.torrent_keep = (uint32_t)data[2] * 4;
     for (int i = 0; i < 16; i++)
         cfg.hash_key[i] = (uint8_t)(i ^ data[0]);
+    /* Caps: byte 3 = evict(1) budget(2) peers(2) torrents(3), high bit first. The budget is
+     * counted from the empty store's own size, learnt from a store without one. */
+    cfg.max_torrents = data[3] & 7;
+    cfg.max_peers = peer_caps[(data[3] >> 3) & 3];
+    cfg.evict = (data[3] >> 7) & 1;
+    if (budgets[(data[3] >> 5) & 3]) {
+        store_t *probe = store_new(&cfg);
+        if (!probe)
+            fail("store_new failed");
+        cfg.max_bytes = store_memory(probe) + budgets[(data[3] >> 5) & 3];
+        store_free(probe);
+    }
+    F.max_torrents = cfg.max_torrents;
+    F.max_peers = cfg.max_peers;
+    F.max_bytes = cfg.max_bytes;
+    F.evict = cfg.evict;
+    F.nshards = 1u << cfg.shards_log2;
     memset(&F.m, 0, sizeof F.m);
     F.now = starts[data[0] >> 6] + (data[0] >> 2 & 15) * 61;
     F.timeout = cfg.peer_timeout;
@@ -367,8 +519,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     F.s = store_new(&cfg);
     if (!F.s)
         fail("store_new failed");
-    data += 3;
-    size -= 3;
+    data += 4;
+    size -= 4;
 
     while (size >= 4) {
         uint8_t op = data[0], a = data[1], b = data[2], c = data[3];
@@ -385,7 +537,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         (a >> 7) & 1, (op & 8) ? 1 + ((op >> 4) & 15) * 8u : 0);
             break;
         case 4:
-            if (op & 8)
+            if ((op & 8) && !F.max_torrents && !F.max_peers && !F.max_bytes)
                 do_remote(a, b, c);
             else
                 do_scrape(h);

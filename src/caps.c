@@ -37,19 +37,41 @@ static enum stat_counter counter_of(enum store_refusal r)
 
 /* clock_now() of each kind's last log line, 0 = never. */
 static uint32_t last_logged[STORE_FULL_MEMORY + 1];
+static uint32_t last_evict_logged;
+
+/* True for the one caller (of those racing) that may log now, at most once per interval. */
+static bool may_log(uint32_t *last_at, uint32_t now)
+{
+    uint32_t last = __atomic_load_n(last_at, __ATOMIC_RELAXED);
+    if (last && now - last < CAPS_LOG_INTERVAL)
+        return false;
+    /* Only the thread that moves the stamp logs, so concurrent events give one line. */
+    return __atomic_compare_exchange_n(last_at, &last, now ? now : 1, false, __ATOMIC_RELAXED,
+                                       __ATOMIC_RELAXED);
+}
+
+void caps_note_eviction(struct tracker_worker *w, enum store_refusal r)
+{
+    stat_inc(w->stats, STAT_EVICTED);
+    if (!may_log(&last_evict_logged, w->now))
+        return;
+    const struct config *cfg = w->t->cfg;
+    unsigned long long total = stats_sum(w->t->stats, tracker_stat_blocks(w->t), STAT_EVICTED);
+    if (r == STORE_FULL_TORRENTS)
+        log_warn("cap: tracker.max_torrents (%llu) reached, evicting torrents of at most one "
+                 "peer for new ones (evicted %llu so far)",
+                 (unsigned long long)cfg->max_torrents, total);
+    else
+        log_warn("cap: tracker.max_memory (%u MiB) reached, evicting torrents of at most one "
+                 "peer for new ones (evicted %llu so far)",
+                 cfg->max_memory_mib, total);
+}
 
 void caps_note_refusal(struct tracker_worker *w, enum store_refusal r)
 {
     enum stat_counter k = counter_of(r);
     stat_inc(w->stats, k);
-    if ((unsigned)r > STORE_FULL_MEMORY)
-        return;
-    uint32_t last = __atomic_load_n(&last_logged[r], __ATOMIC_RELAXED);
-    if (last && w->now - last < CAPS_LOG_INTERVAL)
-        return;
-    /* Only the thread that moves the stamp logs, so concurrent refusals give one line. */
-    if (!__atomic_compare_exchange_n(&last_logged[r], &last, w->now ? w->now : 1, false,
-                                     __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+    if ((unsigned)r > STORE_FULL_MEMORY || !may_log(&last_logged[r], w->now))
         return;
     const struct config *cfg = w->t->cfg;
     unsigned long long total = stats_sum(w->t->stats, w->t->nworkers, k);

@@ -20,4 +20,8 @@ const char *caps_reason(enum store_refusal r);
 /* Count the refusal in w's counters and log it, rate-limited, with the total so far. */
 void caps_note_refusal(struct tracker_worker *w, enum store_refusal r);
 
+/* The same for a new torrent admitted at cap r by evicting a torrent of at most one peer
+ * (counter "evicted", one log line per CAPS_LOG_INTERVAL). */
+void caps_note_eviction(struct tracker_worker *w, enum store_refusal r);
+
 #endif

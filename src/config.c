@@ -88,6 +88,8 @@ static const struct key_def keys[] = {
      NULL},
     {"tracker.max_memory", KEY_UINT, FIELD(max_memory_mib), 0, 16777216, "MiB", "MIB", "2048",
      "swarm table memory budget (0: no cap)", NULL},
+    {"tracker.evict", KEY_BOOL, FIELD(evict), 0, 0, NULL, "on|off", "on",
+     "new torrents at a cap evict swarms of <= 1 peer", NULL},
     {"tracker.enforce_min_interval", KEY_BOOL, FIELD(enforce_min_interval), 0, 0, NULL,
      "on|off", "off", "re-announce within min_interval/2: no peers", NULL},
     {"http.max_connections_per_ip", KEY_UINT, FIELD(http_max_conns_per_ip), 0, 1000000,
@@ -223,6 +225,7 @@ void config_defaults(struct config *c)
     c->max_torrents = 5000000;
     c->max_peers_per_torrent = 200000;
     c->max_memory_mib = 2048;
+    c->evict = true;
     c->http_max_conns_per_ip = 256;
     c->http_header_timeout = 10;
     c->http_max_pipeline = 32;

@@ -58,6 +58,7 @@ struct config {
     uint64_t max_torrents;            /* tracker.max_torrents: 5000000 */
     unsigned max_peers_per_torrent;   /* tracker.max_peers_per_torrent: 200000 */
     unsigned max_memory_mib;          /* tracker.max_memory MiB (store budget): 2048 */
+    bool evict;                       /* tracker.evict: on (new torrents evict at a cap) */
     bool enforce_min_interval;        /* tracker.enforce_min_interval: off */
     unsigned http_max_conns_per_ip;   /* http.max_connections_per_ip: 256 */
     unsigned http_header_timeout;     /* http.header_timeout SEC: 10 */

@@ -15,6 +15,7 @@
 #include "proto/http_reply.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/memtune.h"
 
 struct fullscrape {
     store_t *store;
@@ -26,8 +27,19 @@ struct fullscrape {
     struct blob *plain, *gz; /* gz, when present, is plain compressed */
     uint32_t built_at;
     bool need_plain, need_gz, stop;
+    size_t charged;  /* plain + gz bytes charged to the store's memory budget */
     uint64_t builds; /* atomic: bodies built, for /metrics (read without mu) */
 };
+
+/* Charge what the cache holds now to the store's budget (tracker.max_memory): the cache
+ * grows with the torrent count, so the budget that bounds the table must bound it too.
+ * Called with mu held whenever plain or gz changes. */
+static void charge_cache(struct fullscrape *fs)
+{
+    size_t held = (fs->plain ? fs->plain->len : 0) + (fs->gz ? fs->gz->len : 0);
+    store_charge_external(fs->store, (int64_t)held - (int64_t)fs->charged);
+    fs->charged = held;
+}
 
 /* Longest bencoded scrape entry: "20:" hash "d8:completei" n "e10:downloadedi" n
  * "e10:incompletei" n "ee" with 10-digit counts. */
@@ -120,6 +132,7 @@ static void *fullscrape_thread(void *arg)
             blob_unref(fs->gz);
             fs->plain = b;
             fs->gz = NULL;
+            charge_cache(fs);
             fs->built_at = clock_now();
             fs->need_plain = false;
             __atomic_fetch_add(&fs->builds, 1, __ATOMIC_RELAXED);
@@ -132,13 +145,21 @@ static void *fullscrape_thread(void *arg)
             if (!gz)
                 log_warn("full scrape: gzip failed");
             /* Only keep it if no newer plain body replaced the one we compressed. */
-            if (gz && fs->plain == plain && !fs->gz)
+            if (gz && fs->plain == plain && !fs->gz) {
                 fs->gz = gz;
-            else
+                charge_cache(fs);
+            } else {
                 blob_unref(gz);
+            }
             blob_unref(plain);
             fs->need_gz = false;
         }
+        /* A build frees megabytes (the sorted copy, the previous bodies) inside this thread's
+         * malloc arena, where the next build would reuse them but RSS keeps them meanwhile:
+         * hand them back now rather than at the next expiry pass. */
+        pthread_mutex_unlock(&fs->mu);
+        memtune_release();
+        pthread_mutex_lock(&fs->mu);
     }
     pthread_mutex_unlock(&fs->mu);
     return NULL;
@@ -173,6 +194,8 @@ void fullscrape_free(struct fullscrape *fs)
     pthread_join(fs->thread, NULL);
     blob_unref(fs->plain);
     blob_unref(fs->gz);
+    fs->plain = fs->gz = NULL;
+    charge_cache(fs);
     pthread_mutex_destroy(&fs->mu);
     pthread_cond_destroy(&fs->cv);
     free(fs);

@@ -29,6 +29,7 @@
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/log_syslog.h"
+#include "util/memtune.h"
 #include "util/rng.h"
 #include "worker.h"
 #include "ws_tracker.h"
@@ -270,10 +271,18 @@ static void *housekeeping_main(void *arg)
 {
     struct housekeeping *h = arg;
     unsigned per_step = 1, steps = h->cycle_seconds * (1000 / HOUSEKEEPING_TICK_MS);
+    unsigned visited = 0;
 
     while (hk_sleep(h)) {
         /* A few shards per tick: expiry never holds many locks or stalls any worker long. */
         unsigned nshards = store_expire_step(h->store, clock_now(), per_step);
+        visited += per_step;
+        /* Once per full pass, hand the pages expiry (and the full scrape) freed back to the
+         * kernel: without it RSS creeps up under churn while the store itself stays flat. */
+        if (visited >= nshards) {
+            memtune_release();
+            visited = 0;
+        }
         per_step = (nshards + steps - 1) / steps;
         if (per_step == 0)
             per_step = 1;
@@ -397,6 +406,7 @@ static bool daemon_start(struct daemon *d)
     sc.max_torrents = cfg->max_torrents;
     sc.max_peers = cfg->max_peers_per_torrent;
     sc.max_bytes = (uint64_t)cfg->max_memory_mib << 20;
+    sc.evict = cfg->evict;
     if (!rng_os_bytes(sc.hash_key, sizeof sc.hash_key)) {
         log_error("cannot read random bytes from the operating system");
         return false;
@@ -503,6 +513,7 @@ int main(int argc, char **argv)
     sigset_t sigs;
 
     clock_init();
+    memtune_init();
     switch (config_parse_args(&d.cfg, argc, argv, err, sizeof err)) {
     case CONFIG_ARGS_EXIT_OK:
         return 0;

@@ -88,6 +88,10 @@ struct blob *metrics_render(const struct tracker *t, const struct stats_snapshot
     labelled_family(&x, "swarmd_refused_total", "Connections refused or closed by a cap.",
                     refused, N(refused), s);
 
+    family(&x, "swarmd_evicted_total", "counter",
+           "Torrents of at most one peer evicted to admit a new torrent at a cap.");
+    sample(&x, "swarmd_evicted_total", NULL, c[STAT_EVICTED]);
+
     family(&x, "swarmd_torrents", "gauge", "Torrents in memory.");
     sample(&x, "swarmd_torrents", NULL, s->store.torrents);
     family(&x, "swarmd_peers", "gauge",

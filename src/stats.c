@@ -45,6 +45,7 @@ static const char *const names[STAT_COUNT] = {
     [STAT_WS_ANSWER_DROPPED] = "ws_answer_dropped",
     [STAT_WS_SLOW_CLOSED] = "ws_slow_closed",
     [STAT_WS_BAD_FRAME] = "ws_bad_frame",
+    [STAT_EVICTED] = "evicted",
 };
 
 uint64_t stats_sum(const struct worker_stats *blocks, unsigned n, enum stat_counter k)

@@ -49,6 +49,7 @@ enum stat_counter {
     STAT_WS_ANSWER_DROPPED,  /* to_peer_id not in the swarm */
     STAT_WS_SLOW_CLOSED,     /* disconnected: too much queued output */
     STAT_WS_BAD_FRAME,       /* protocol errors and oversized messages */
+    STAT_EVICTED,            /* torrents of <= 1 peer evicted for a new one at a cap */
     STAT_COUNT
 };
 

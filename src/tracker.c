@@ -135,6 +135,8 @@ const char *tracker_announce(struct tracker_worker *w, const struct announce_req
         caps_note_refusal(w, res.refused);
         return caps_reason(res.refused);
     }
+    if (res.evicted)
+        caps_note_eviction(w, res.evicted);
     if (res.throttled)
         stat_inc(w->stats, STAT_ANNOUNCE_THROTTLED); /* counts only: res has no peers */
     if (req->event == EVENT_COMPLETED)

@@ -54,9 +54,11 @@ struct store {
     uint8_t key[16];
     uint64_t max_torrents, max_bytes;
     uint32_t max_peers;
+    bool evict;
     /* Running totals for the caps (atomic; each shard adds its own changes). */
     _Alignas(64) uint64_t total_bytes;
     uint64_t total_torrents;
+    uint64_t external; /* store_charge_external */
     /* Written by the housekeeping thread only; kept off the line the workers read. */
     _Alignas(64) unsigned cursor;
 };
@@ -83,6 +85,7 @@ store_t *store_new(const struct store_config *cfg)
     s->max_torrents = cfg->max_torrents;
     s->max_peers = cfg->max_peers;
     s->max_bytes = cfg->max_bytes;
+    s->evict = cfg->evict;
     memcpy(s->key, cfg->hash_key, sizeof s->key);
 
     if (posix_memalign((void **)&s->shards, 64, sizeof(struct shard) * s->nshards) != 0) {
@@ -250,6 +253,16 @@ uint64_t store_torrents(store_t *s)
     return __atomic_load_n(&s->total_torrents, __ATOMIC_RELAXED);
 }
 
+void store_charge_external(store_t *s, int64_t delta)
+{
+    __atomic_fetch_add(&s->external, (uint64_t)delta, __ATOMIC_RELAXED);
+}
+
+uint64_t store_budget_used(store_t *s)
+{
+    return store_memory(s) + __atomic_load_n(&s->external, __ATOMIC_RELAXED);
+}
+
 /* The caps are checked against totals other shards change concurrently, so they may be
  * overshot by a few entries (one per worker thread at most); a hard bound is not worth a
  * global lock. */
@@ -259,7 +272,7 @@ static enum store_refusal cap_new_torrent(store_t *s)
         return STORE_FULL_TORRENTS;
     /* New torrents stop at 15/16 of the budget: the rest is left for peers joining the
      * swarms that exist, so a flood of junk torrents cannot stop real swarms growing. */
-    if (s->max_bytes && store_memory(s) >= s->max_bytes - s->max_bytes / 16)
+    if (s->max_bytes && store_budget_used(s) >= s->max_bytes - s->max_bytes / 16)
         return STORE_FULL_MEMORY;
     return STORE_OK;
 }
@@ -273,7 +286,7 @@ static enum store_refusal cap_new_peer(store_t *s, const struct shard *sh,
         if ((uint64_t)c.seeders + c.leechers >= s->max_peers)
             return STORE_FULL_PEERS;
     }
-    if (s->max_bytes && store_memory(s) >= s->max_bytes)
+    if (s->max_bytes && store_budget_used(s) >= s->max_bytes)
         return STORE_FULL_MEMORY;
     return STORE_OK;
 }
@@ -291,13 +304,105 @@ static uint32_t peer_age(const struct torrent *t, bool v6, uint32_t i, uint32_t 
     return age >= STAMP_MASK + 1 - STAMP_AHEAD ? 0 : age; /* a stamp from the future */
 }
 
+/* ---- eviction: room for a new torrent at a cap ---- */
+
+/* Occupied slots looked at per shard. A bounded sample, as in Redis's approximated LRU,
+ * rather than a search for the globally oldest: one eviction costs a few cache lines under
+ * the shard lock the announce already holds, never a walk of the table, and the keyed hash
+ * makes where the sample starts unpredictable to a flooder. */
+#define EVICT_SCAN 32
+/* Shards after the newcomer's own tried when that one has nothing to evict (a table with few
+ * torrents per shard, e.g. a small max_torrents). */
+#define EVICT_SHARDS 64
+
+/* How expendable a torrent is, lowest first; -1 = never evicted. A flood of random
+ * info-hashes leaves swarms of one peer that never announces again; a swarm of two or more
+ * is somebody's download. Of the expendable: an empty torrent (kept only for its completed
+ * count), then a lone leecher (nobody to download from), then a lone seeder. A torrent with
+ * WebSocket peers is never evicted: those are the WebSocket thread's to add and remove. */
+static int victim_rank(const struct shard *sh, const struct torrent *t)
+{
+    struct swarm_counts c;
+    if (sh->nws && ws_find(sh, t->hash, NULL))
+        return -1;
+    torrent_counts(t, &c);
+    if ((uint64_t)c.seeders + c.leechers > 1)
+        return -1;
+    return c.leechers ? 1 : c.seeders ? 2 : 0;
+}
+
+/* Free the most expendable, then least recently announced, of the first EVICT_SCAN torrents
+ * of a locked shard, from the newcomer's home slot (in that table) on. false when none has
+ * fewer than two peers. The shard's tally changes; the caller publishes it (account). */
+static bool evict_one(struct shard *sh, uint64_t h, uint32_t now)
+{
+    struct table *tb = &sh->tb;
+    struct torrent *best = NULL;
+    int best_rank = 3;
+    uint32_t best_age = 0;
+
+    if (tb->count == 0)
+        return false;
+    uint32_t i = table_home(tb->cap, h);
+    for (uint32_t seen = 0, step = 0; seen < EVICT_SCAN && step < tb->cap; step++) {
+        struct torrent *t = &tb->slots[i];
+        i = i + 1 == tb->cap ? 0 : i + 1;
+        if (!t->psl)
+            continue;
+        seen++;
+        int rank = victim_rank(sh, t);
+        if (rank < 0)
+            continue;
+        /* active may be a little ahead of now (another thread's clock read): age 0. */
+        uint32_t age = (int32_t)(now - t->active) > 0 ? now - t->active : 0;
+        if (rank < best_rank || (rank == best_rank && age > best_age)) {
+            best = t;
+            best_rank = rank;
+            best_age = age;
+        }
+    }
+    if (!best)
+        return false;
+    torrent_clear(best, &sh->tl);
+    table_del(tb, best);
+    return true;
+}
+
+/* Evict for a newcomer hashing to `home` (locked): from its own shard, else from the next
+ * EVICT_SHARDS shards. Those are only try-locked: an announce never waits for a second lock
+ * while holding one, so no two announces can deadlock; a busy shard is skipped. */
+static bool evict_for_newcomer(store_t *s, struct shard *home, uint64_t h, uint32_t now)
+{
+    if (evict_one(home, h, now))
+        return true;
+    unsigned first = (unsigned)(home - s->shards);
+    for (unsigned k = 1; k <= EVICT_SHARDS && k < s->nshards; k++) {
+        struct shard *sh = &s->shards[(first + k) & (s->nshards - 1)];
+        if (pthread_mutex_trylock(&sh->lock) != 0)
+            continue;
+        uint64_t bytes0 = sh->tl.bytes;
+        uint32_t count0 = sh->tb.count;
+        bool done = evict_one(sh, h, now);
+        account(s, sh, bytes0, count0);
+        pthread_mutex_unlock(&sh->lock);
+        if (done)
+            return true;
+    }
+    return false;
+}
+
 /* Caps and announce-rate enforcement, checked before anything changes: true when the
- * announce is refused or throttled (out says which, with the torrent's counts). */
-static bool announce_refused(store_t *s, const struct shard *sh, const struct torrent *t,
+ * announce is refused or throttled (out says which, with the torrent's counts). A new
+ * torrent at a cap may evict one instead (then false, out->evicted set). */
+static bool announce_refused(store_t *s, struct shard *sh, uint64_t h, const struct torrent *t,
                              const struct store_announce_in *in, struct store_announce_out *out)
 {
     if (!t) {
         out->refused = cap_new_torrent(s);
+        if (out->refused != STORE_OK && s->evict && evict_for_newcomer(s, sh, h, in->now)) {
+            out->evicted = out->refused;
+            out->refused = STORE_OK;
+        }
         return out->refused != STORE_OK;
     }
     uint32_t i = torrent_find_peer(t, &in->peer);
@@ -323,7 +428,7 @@ bool store_announce(store_t *s, const struct store_announce_in *in, struct store
     uint64_t bytes0 = sh->tl.bytes;
     uint32_t count0 = sh->tb.count;
 
-    if (in->event != EVENT_STOPPED && announce_refused(s, sh, t, in, out)) {
+    if (in->event != EVENT_STOPPED && announce_refused(s, sh, h, t, in, out)) {
         pthread_mutex_unlock(&sh->lock);
         return true;
     }

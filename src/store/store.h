@@ -25,7 +25,12 @@ struct store_config {
      * (store_announce_out.refused) while known peers keep announcing normally. */
     uint64_t max_torrents;
     uint32_t max_peers;      /* per torrent, both families */
-    uint64_t max_bytes;      /* store_memory() budget */
+    uint64_t max_bytes;      /* budget for store_budget_used() (the store, full scrape) */
+    /* Past max_torrents or the budget, a new torrent first evicts one torrent of at most one
+     * peer (store_announce_out.evicted): the emptiest, then oldest, of a bounded sample from
+     * its own shard or, when that has none, from one of the next few shards; refused only
+     * when the sample holds none. Off: refused at once. */
+    bool evict;
 };
 
 /* Largest peer_timeout the packed peer timestamp supports. */
@@ -58,8 +63,8 @@ enum store_refusal {
     STORE_OK = 0,
     STORE_FULL_TORRENTS, /* new torrent past max_torrents */
     STORE_FULL_PEERS,    /* new peer in a torrent holding max_peers */
-    STORE_FULL_MEMORY,   /* new torrent while store_memory() >= 15/16 of max_bytes, or
-                          * new peer while it is >= max_bytes */
+    STORE_FULL_MEMORY,   /* new torrent while store_budget_used() >= 15/16 of max_bytes,
+                          * or new peer while it is >= max_bytes */
 };
 
 struct store_announce_out {
@@ -67,6 +72,8 @@ struct store_announce_out {
     unsigned n4, n6;              /* packed peers written to out4 / out6 */
     enum store_refusal refused;   /* counts are the torrent's (zero if unknown), no peers */
     bool throttled;               /* min_age not reached: counts only, peer not refreshed */
+    enum store_refusal evicted;   /* STORE_OK, or the cap this new torrent would have been
+                                   * refused by had it not evicted one torrent (config evict) */
     /* Cluster mode (in.publish_renew > 0): whether the other nodes must hear of this announce:
      * the peer is new here, its seeding state changed, it completed (counted here), it stopped
      * (and was here), or its previous accepted announce is >= publish_renew seconds old.
@@ -91,7 +98,7 @@ struct store_announce_out {
  * - Peer choice: a random subset, never the announcer; a seeder gets leechers first, then
  *   seeders; own family first, then (both_families) the other family for the remaining slots.
  * A stopped announce for an unknown torrent creates nothing. Returns false only on allocation
- * failure (nothing changed). */
+ * failure (nothing changed, except that a torrent evicted to make room stays evicted). */
 bool store_announce(store_t *s, const struct store_announce_in *in,
                     struct store_announce_out *out);
 
@@ -155,6 +162,13 @@ void store_get_stats(store_t *s, struct store_stats *out);
  * torrents or peers must go through those paths (or keep the totals itself). */
 uint64_t store_memory(store_t *s);
 uint64_t store_torrents(store_t *s);
+
+/* Memory held outside the store on account of its contents (the full-scrape cache: its size
+ * follows the torrent count): delta bytes added to (or, negative, taken from) what the
+ * max_bytes budget counts, so that the budget bounds both. Lock-free; any thread. */
+void store_charge_external(store_t *s, int64_t delta);
+/* What the budget is checked against: store_memory() plus the external charges. */
+uint64_t store_budget_used(store_t *s);
 
 /* Verify every internal invariant (counts equal the peers present, no peer twice, seeders <=
  * peers, memory accounting consistent). For tests and fuzzers; locks each shard in turn.

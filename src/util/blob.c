@@ -7,16 +7,26 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 struct blob *blob_new(size_t len)
 {
-    if (len > SIZE_MAX - sizeof(struct blob))
+    if (len > SIZE_MAX - sizeof(struct blob) - 4096)
         return NULL;
-    struct blob *b = malloc(sizeof(struct blob) + len);
+    size_t size = sizeof(struct blob) + len, mapped = 0;
+    struct blob *b;
+    if (size >= BLOB_MAP_MIN) {
+        void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        b = p == MAP_FAILED ? NULL : p;
+        mapped = size;
+    } else {
+        b = malloc(size);
+    }
     if (b == NULL)
         return NULL;
     __atomic_store_n(&b->refs, 1, __ATOMIC_RELAXED);
     b->len = len;
+    b->mapped = mapped;
     return b;
 }
 
@@ -29,6 +39,10 @@ struct blob *blob_ref(struct blob *b)
 
 void blob_unref(struct blob *b)
 {
-    if (b != NULL && __atomic_fetch_sub(&b->refs, 1, __ATOMIC_ACQ_REL) == 1)
+    if (b == NULL || __atomic_fetch_sub(&b->refs, 1, __ATOMIC_ACQ_REL) != 1)
+        return;
+    if (b->mapped)
+        munmap(b, b->mapped);
+    else
         free(b);
 }

@@ -3,6 +3,7 @@ enforcement, per-address HTTP connection cap, slow request heads, pipelining per
 UDP buffer sizes, thousands of idle connections. Each cap: the refusal and that service
 continues."""
 
+import json
 import re
 import socket
 import struct
@@ -78,8 +79,9 @@ def run(runner, swarmd):
         runner.run("caps: " + name, fn, timeout)
 
     # ---- store caps ---------------------------------------------------------------------------
+    # Eviction off: these check the refusals themselves (eviction has its own daemon below).
     d = Daemon(swarmd, config_text="tracker.max_torrents 3\ntracker.max_peers_per_torrent 2\n"
-               "tracker.workers 2\n").start()
+               "tracker.workers 2\ntracker.evict off\n").start()
     runner.context = d.context
     hashes = [rand_hash() for _ in range(3)]
     extra = rand_hash()
@@ -134,7 +136,8 @@ def run(runner, swarmd):
     runner.context = None
 
     # ---- memory budget: a UDP flood of new torrents until the budget refuses them -------------
-    d = Daemon(swarmd, config_text="tracker.max_memory 1\ntracker.workers 1\n").start()
+    d = Daemon(swarmd, config_text="tracker.max_memory 1\ntracker.workers 1\n"
+               "tracker.evict off\n").start()
     runner.context = d.context
 
     def memory_cap():
@@ -170,6 +173,57 @@ def run(runner, swarmd):
         eq(peers_of(r), [(V4, 7002)], "known peer of an existing swarm under the memory cap")
     T("tracker.max_memory refuses new torrents, existing swarms work", memory_cap, 40)
     d.stop_and_check(runner, "caps: memory-capped daemon exits 0")
+    runner.context = None
+
+    # ---- eviction (tracker.evict, on by default): junk makes room for newcomers -------------
+    d = Daemon(swarmd, config_text="tracker.max_torrents 400\ntracker.workers 2\n").start()
+    runner.context = d.context
+
+    def metric(name):
+        text = http_request(d, "/metrics").body.decode()
+        m = re.search(r"^%s (\d+)$" % re.escape(name), text, re.M)
+        return int(m.group(1)) if m else None
+
+    def eviction():
+        real = rand_hash()
+        http_announce(d, real, 7001, left=0)
+        http_announce(d, real, 7002)
+        eq(metric("swarmd_evicted_total"), 0, "swarmd_evicted_total before the flood")
+        # 1000 random info-hashes of one leecher each: the cap (400) fills, then every
+        # newcomer evicts a junk swarm; none is refused.
+        u = UdpClient(d)
+        errors = 0
+        try:
+            u.connect()
+            for i in range(1000):
+                r = u.announce_raw(rand_hash(), 7003, num_want=0)[2]
+                errors += struct.unpack(">I", r[:4])[0] == 3
+        finally:
+            u.close()
+        eq(errors, 0, "UDP error replies to flood announces with eviction on")
+        eq(metric("swarmd_torrents"), 400, "torrents after the flood")
+        evicted = metric("swarmd_evicted_total")
+        check(evicted is not None and evicted >= 1000 + 1 - 400,
+              "swarmd_evicted_total %r after 1000 new torrents at a cap of 400" % evicted)
+        # The real swarm (two peers) was never evicted: both peers still there.
+        r = http_announce(d, real, 7001, left=0)
+        eq(peers_of(r), [(V4, 7002)], "the two-peer swarm after the flood")
+        # A real newcomer after the flood gets in, over HTTP too.
+        newcomer = rand_hash()
+        r = http_announce(d, newcomer, 7004, left=0)
+        eq(r[b"complete"], 1, "seeders of a new torrent at the cap")
+        r = http_announce(d, newcomer, 7005)
+        eq(peers_of(r), [(V4, 7004)], "second peer of the new torrent gets the first")
+        check(wait_log(d, r"cap: tracker\.max_torrents \(400\) reached, evicting"),
+              "no eviction log line")
+        lines = re.findall(r"evicting torrents", d.stderr_text(100000))
+        eq(len(lines), 1, "eviction log lines (rate-limited) for 600+ evictions within 10 s")
+        j = json.loads(http_request(d, "/stats.json").body)
+        eq(j["counters"]["evicted"], metric("swarmd_evicted_total"), "stats.json evicted")
+        eq(j["counters"]["refused_torrents"], 0, "refused_torrents with eviction on")
+    T("tracker.evict: a flood fills the cap, newcomers evict junk, real swarms stay",
+      eviction, 40)
+    d.stop_and_check(runner, "caps: evicting daemon exits 0")
     runner.context = None
 
     # ---- announce-rate enforcement ------------------------------------------------------------

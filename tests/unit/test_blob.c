@@ -52,6 +52,26 @@ TEST(ref_unref)
     blob_unref(b);
 }
 
+/* Big blobs are mapped on their own (so freeing one returns its pages at once); small ones
+ * come from malloc. Both hold their whole length, also after len is lowered. */
+TEST(big_blobs_are_mapped)
+{
+    struct blob *small = blob_new(1000), *big = blob_new(1u << 20);
+    CHECK(small != NULL && big != NULL);
+    if (!small || !big)
+        return;
+    CHECK_EQ_INT(small->mapped, 0);
+    CHECK(big->mapped >= (1u << 20) + sizeof(struct blob));
+    memset(big->data, 0xab, 1u << 20);
+    CHECK_EQ_INT(big->data[(1u << 20) - 1], 0xab);
+    big->len = 10; /* as the full scrape does once it knows the real size */
+    CHECK(blob_ref(big) == big);
+    blob_unref(big);
+    CHECK_EQ_INT(big->data[9], 0xab);
+    blob_unref(big);
+    blob_unref(small);
+}
+
 #define THREADS 8
 #define ROUNDS 100000
 
@@ -175,6 +195,7 @@ TEST(log_keeps_errno)
 
 int main(void)
 {
+    RUN(big_blobs_are_mapped);
     RUN(new_and_free);
     RUN(ref_unref);
     RUN(threads);
