@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "store_fixture.h"
 #include "store/store.h"
 #include "util/rng.h"
 
@@ -24,13 +25,7 @@ static uint64_t rng_state = 12345;
 
 static store_t *mk(uint32_t timeout, uint32_t keep, unsigned log2)
 {
-    struct store_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.peer_timeout = timeout;
-    cfg.torrent_keep = keep;
-    cfg.shards_log2 = log2;
-    for (int i = 0; i < 16; i++)
-        cfg.hash_key[i] = (uint8_t)(i * 7 + 1);
+    struct store_config cfg = fixture_config(timeout, keep, log2);
     return store_new(&cfg);
 }
 
@@ -84,15 +79,6 @@ static bool ann(store_t *s, const uint8_t *hash, struct peer_addr p, bool seeder
         .rng = &rng_state,
     };
     return store_announce(s, &in, &r->o);
-}
-
-static bool store_ok(store_t *s)
-{
-    char err[256];
-    if (store_check(s, err, sizeof err))
-        return true;
-    fprintf(stderr, "  store_check: %s\n", err);
-    return false;
 }
 
 static void expire_all(store_t *s, uint32_t now)
@@ -177,7 +163,7 @@ TEST(counts_and_events)
     CHECK(ann(s, h2, a, false, EVENT_STOPPED, 22, 50, false, &r));
     CHECK(!store_scrape(s, h2, &c));
     CHECK_EQ_INT(c.seeders + c.leechers + c.completed, 0);
-    CHECK(store_ok(s));
+    CHECK(fixture_consistent(s));
     store_free(s);
 }
 
@@ -200,7 +186,7 @@ TEST(stopped_frees_torrent)
     CHECK(store_scrape(s, h, &c));
     CHECK_EQ_INT(c.completed, 1);
     CHECK_EQ_INT(c.seeders + c.leechers, 0);
-    CHECK(store_ok(s));
+    CHECK(fixture_consistent(s));
     store_free(s);
 }
 
@@ -233,7 +219,7 @@ TEST(never_self)
     for (unsigned k = 0; k < r.o.n4; k++)
         seen |= packed_is(r.p4 + 6 * k, &(struct peer_addr){ADDR_V4, {0, 0, 0, 100}, 7000});
     CHECK(seen);
-    CHECK(store_ok(s));
+    CHECK(fixture_consistent(s));
     store_free(s);
 }
 
@@ -325,7 +311,7 @@ TEST(both_families)
         CHECK(r.p4[6 * k] == 0x0c && r.p4[6 * k + 3] < 5);
         CHECK(r.p4[6 * k + 4] == 0 && r.p4[6 * k + 5] == 80);
     }
-    CHECK(store_ok(s));
+    CHECK(fixture_consistent(s));
     store_free(s);
 }
 
@@ -421,7 +407,7 @@ TEST(expiry)
     CHECK(store_scrape(s, h, &c));
     CHECK_EQ_INT(c.seeders, 1);
     CHECK_EQ_INT(c.leechers, 0);
-    CHECK(store_ok(s));
+    CHECK(fixture_consistent(s));
     /* a refresh restarts the clock */
     CHECK(ann(s, h2, v4(3, 3), false, EVENT_NONE, 1140, 0, false, &r));
     expire_all(s, 1151);
@@ -434,7 +420,7 @@ TEST(expiry)
     store_get_stats(s, &st);
     CHECK_EQ_INT(st.torrents, 0);
     CHECK_EQ_INT(st.peers4 + st.peers6, 0);
-    CHECK(store_ok(s));
+    CHECK(fixture_consistent(s));
     store_free(s);
 }
 
@@ -456,7 +442,7 @@ TEST(expire_step_round_robin)
     store_expire_step(s, 200, 3);
     store_get_stats(s, &st);
     CHECK_EQ_INT(st.torrents, 0);
-    CHECK(store_ok(s));
+    CHECK(fixture_consistent(s));
     store_free(s);
 }
 
@@ -485,7 +471,7 @@ TEST(keep_completed)
     CHECK(store_scrape(s, h, &c));
     expire_all(s, 1950); /* 500 s after the last announce */
     CHECK(!store_scrape(s, h, &c));
-    CHECK(store_ok(s));
+    CHECK(fixture_consistent(s));
     store_free(s);
 }
 
@@ -518,7 +504,7 @@ TEST(timestamp_wraparound)
         CHECK_EQ_INT(c.leechers, 1);
         expire_all(s, t0 + STORE_MAX_PEER_TIMEOUT + 1001);
         CHECK(!store_scrape(s, h, &c));
-        CHECK(store_ok(s));
+        CHECK(fixture_consistent(s));
         store_free(s);
     }
     /* a short timeout, swept every few seconds across many wraps */
@@ -554,7 +540,7 @@ TEST(large_swarm_grow_shrink)
         CHECK(ann(s, h, v6(k, 1), k % 3 == 0, EVENT_NONE, 1, 0, false, &r));
     }
     CHECK_EQ_INT(r.o.counts.seeders + r.o.counts.leechers, 6000);
-    CHECK(store_ok(s));
+    CHECK(fixture_consistent(s));
     store_get_stats(s, &st1);
     CHECK(st1.bytes > st0.bytes + 3000 * 8 + 3000 * 20);
     CHECK(st1.bytes < st0.bytes + 3000 * 10 + 3000 * 26 + 200);
@@ -562,15 +548,15 @@ TEST(large_swarm_grow_shrink)
         CHECK(ann(s, h, v4(0x0a000000 + k, 1), k % 2, EVENT_STOPPED, 2, 0, false, &r));
         CHECK(ann(s, h, v6(k, 1), false, EVENT_STOPPED, 2, 0, false, &r));
         if (k % 500 == 0)
-            CHECK(store_ok(s));
+            CHECK(fixture_consistent(s));
     }
     CHECK_EQ_INT(r.o.counts.seeders + r.o.counts.leechers, 20);
     store_get_stats(s, &st2);
     CHECK(st2.bytes < st0.bytes + 1000);
-    CHECK(store_ok(s));
+    CHECK(fixture_consistent(s));
     for (unsigned k = 2990; k < 3000; k++) /* down to inline, then nothing */
         CHECK(ann(s, h, v6(k, 1), false, EVENT_STOPPED, 2, 0, false, &r));
-    CHECK(store_ok(s));
+    CHECK(fixture_consistent(s));
     for (unsigned k = 2990; k < 3000; k++)
         CHECK(ann(s, h, v4(0x0a000000 + k, 1), false, EVENT_STOPPED, 2, 0, false, &r));
     store_get_stats(s, &st2);
@@ -578,7 +564,7 @@ TEST(large_swarm_grow_shrink)
     expire_all(s, 3); /* the emptied slot array goes back on the next sweep */
     store_get_stats(s, &st2);
     CHECK_EQ_INT(st2.bytes, st0.bytes);
-    CHECK(store_ok(s));
+    CHECK(fixture_consistent(s));
     store_free(s);
 }
 
@@ -608,7 +594,7 @@ TEST(many_torrents)
         }
         idsum += i;
     }
-    CHECK(store_ok(s));
+    CHECK(fixture_consistent(s));
     store_get_stats(s, &st);
     CHECK_EQ_INT(st.torrents, n);
     CHECK_EQ_INT(st.peers4, peers);
@@ -631,14 +617,14 @@ TEST(many_torrents)
             CHECK(ann(s, h, v4(i, (uint16_t)(p + 1)), false, EVENT_STOPPED, 11, 0, false, &r));
     }
     expire_all(s, 50);
-    CHECK(store_ok(s));
+    CHECK(fixture_consistent(s));
     store_get_stats(s, &st);
     CHECK_EQ_INT(st.torrents, n / 2);
     expire_all(s, 200);
     store_get_stats(s, &st);
     CHECK_EQ_INT(st.torrents, 0);
     CHECK_EQ_INT(st.peers4, 0);
-    CHECK(store_ok(s));
+    CHECK(fixture_consistent(s));
     store_free(s);
 }
 
@@ -654,12 +640,12 @@ TEST(big_tables)
         hash_of(h, i);
         CHECK(ann(s, h, v4(i, 1), false, EVENT_NONE, i < n / 8 ? 20 : 10, 0, false, &r));
     }
-    CHECK(store_ok(s));
+    CHECK(fixture_consistent(s));
     store_get_stats(s, &st);
     CHECK_EQ_INT(st.torrents, n);
     CHECK(st.bytes < (uint64_t)n * 40 * 3 / 2 + 4096);
     expire_all(s, 115); /* only the first eighth stays */
-    CHECK(store_ok(s));
+    CHECK(fixture_consistent(s));
     store_get_stats(s, &st);
     CHECK_EQ_INT(st.torrents, n / 8);
     CHECK(st.bytes < (uint64_t)n / 8 * 40 * 3);
@@ -672,7 +658,7 @@ TEST(big_tables)
     expire_all(s, 1000);
     store_get_stats(s, &st);
     CHECK_EQ_INT(st.torrents, 0);
-    CHECK(store_ok(s));
+    CHECK(fixture_consistent(s));
     store_free(s);
 }
 
@@ -698,7 +684,7 @@ TEST(stats)
     CHECK_EQ_INT(st.seeders, 2);
     CHECK_EQ_INT(st.leechers, 2);
     CHECK(st.bytes > st0.bytes);
-    CHECK(store_ok(s));
+    CHECK(fixture_consistent(s));
     store_free(s);
 }
 
@@ -781,7 +767,7 @@ TEST(threads)
     }
     __atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
     pthread_join(th[4], NULL);
-    CHECK(store_ok(s));
+    CHECK(fixture_consistent(s));
     struct store_stats st;
     store_get_stats(s, &st);
     CHECK(st.torrents <= 64);
@@ -790,7 +776,7 @@ TEST(threads)
     expire_all(s, now + 100);
     store_get_stats(s, &st);
     CHECK_EQ_INT(st.peers4 + st.peers6, 0);
-    CHECK(store_ok(s));
+    CHECK(fixture_consistent(s));
     store_free(s);
 }
 

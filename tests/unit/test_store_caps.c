@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "store_fixture.h"
 #include "store/snapshot.h"
 #include "store/store.h"
 
@@ -15,15 +16,10 @@ static uint8_t out4[200 * 6], out6[200 * 18];
 
 static store_t *mk(uint64_t max_torrents, uint32_t max_peers, uint64_t max_bytes)
 {
-    struct store_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.peer_timeout = 100;
-    cfg.shards_log2 = 4;
+    struct store_config cfg = fixture_config(100, 0, 4);
     cfg.max_torrents = max_torrents;
     cfg.max_peers = max_peers;
     cfg.max_bytes = max_bytes;
-    for (int i = 0; i < 16; i++)
-        cfg.hash_key[i] = (uint8_t)(i * 5 + 3);
     return store_new(&cfg);
 }
 
@@ -73,15 +69,6 @@ static struct store_announce_out ann(store_t *s, unsigned h, uint32_t p, enum an
     return ann_full(s, h, p, ev, 1000, 0);
 }
 
-static bool consistent(store_t *s)
-{
-    char err[200];
-    bool ok = store_check(s, err, sizeof err);
-    if (!ok)
-        fprintf(stderr, "  store_check: %s\n", err);
-    return ok;
-}
-
 TEST(max_torrents)
 {
     store_t *s = mk(3, 0, 0);
@@ -102,7 +89,7 @@ TEST(max_torrents)
     ann(s, 1, 1, EVENT_STOPPED);
     CHECK_EQ_INT(store_torrents(s), 2);
     CHECK_EQ_INT(ann(s, 3, 1, EVENT_STARTED).refused, STORE_OK);
-    CHECK(consistent(s));
+    CHECK(fixture_consistent(s));
     store_free(s);
 }
 
@@ -126,7 +113,7 @@ TEST(max_peers)
     store_expire_step(s, 1000 + 101, 1u << 4);
     CHECK_EQ_INT(store_torrents(s), 0); /* torrent_keep 0: freed once empty */
     CHECK_EQ_INT(ann_full(s, 0, 3, EVENT_STARTED, 1102, 0).refused, STORE_OK);
-    CHECK(consistent(s));
+    CHECK(fixture_consistent(s));
     store_free(s);
 }
 
@@ -170,13 +157,13 @@ TEST(memory_budget)
     CHECK(store_memory(s) >= budget);
     /* Known peers keep refreshing. */
     CHECK_EQ_INT(ann(s, 0, 1, EVENT_NONE).refused, STORE_OK);
-    CHECK(consistent(s));
+    CHECK(fixture_consistent(s));
     /* Expiry returns the memory, and the accounting follows. */
     store_expire_step(s, 1000 + 101, 1u << 4);
     CHECK_EQ_INT(store_torrents(s), 0);
     CHECK(store_memory(s) < at_refusal);
     CHECK_EQ_INT(ann_full(s, 123456, 1, EVENT_STARTED, 1102, 0).refused, STORE_OK);
-    CHECK(consistent(s));
+    CHECK(fixture_consistent(s));
     struct store_stats st;
     store_get_stats(s, &st);
     CHECK_EQ_INT(st.bytes, store_memory(s));
@@ -202,7 +189,7 @@ TEST(min_age_throttles_regular_announces)
     o = ann_full(s, 0, 2, EVENT_STOPPED, 1033, 30);
     CHECK(!o.throttled);
     CHECK_EQ_INT(o.counts.leechers, 1);
-    CHECK(consistent(s));
+    CHECK(fixture_consistent(s));
     store_free(s);
 }
 
@@ -219,7 +206,7 @@ TEST(import_keeps_totals)
     CHECK_EQ_INT(peers, 2);
     CHECK_EQ_INT(store_torrents(s), 1);
     CHECK(store_memory(s) > before);
-    CHECK(consistent(s));
+    CHECK(fixture_consistent(s));
     struct store_stats stats;
     store_get_stats(s, &stats);
     CHECK_EQ_INT(stats.bytes, store_memory(s));

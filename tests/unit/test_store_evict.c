@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "store_fixture.h"
 #include "store/shard.h"
 #include "store/store.h"
 
@@ -16,16 +17,10 @@ static uint8_t out4[200 * 6], out6[200 * 18];
 
 static store_t *mk(uint64_t max_torrents, uint64_t max_bytes, bool evict)
 {
-    struct store_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.peer_timeout = 3000;
-    cfg.torrent_keep = 86400;
-    cfg.shards_log2 = 1;
+    struct store_config cfg = fixture_config(3000, 86400, 1);
     cfg.max_torrents = max_torrents;
     cfg.max_bytes = max_bytes;
     cfg.evict = evict;
-    for (int i = 0; i < 16; i++)
-        cfg.hash_key[i] = (uint8_t)(i * 7 + 1);
     return store_new(&cfg);
 }
 
@@ -73,15 +68,6 @@ static struct store_announce_out ann(store_t *s, const uint8_t *hash, struct pee
     struct store_announce_out o;
     CHECK(store_announce(s, &in, &o));
     return o;
-}
-
-static bool consistent(store_t *s)
-{
-    char err[200];
-    bool ok = store_check(s, err, sizeof err);
-    if (!ok)
-        fprintf(stderr, "  store_check: %s\n", err);
-    return ok;
 }
 
 static bool known(store_t *s, const uint8_t *h)
@@ -139,7 +125,7 @@ TEST(victim_order)
     CHECK(store_scrape(s, pair, &c));
     CHECK_EQ_INT(c.seeders + c.leechers, 2);
     CHECK_EQ_INT(store_torrents(s), 6);
-    CHECK(consistent(s));
+    CHECK(fixture_consistent(s));
     store_free(s);
 }
 
@@ -166,7 +152,7 @@ TEST(refused_when_all_swarms_have_peers)
     CHECK_EQ_INT(o.refused, STORE_OK);
     CHECK_EQ_INT(o.evicted, STORE_FULL_TORRENTS);
     CHECK(!known(s, h[0]));
-    CHECK(consistent(s));
+    CHECK(fixture_consistent(s));
     store_free(s);
 }
 
@@ -198,7 +184,7 @@ TEST(websocket_swarms_are_kept)
     o = ann(s, h3, v4(5), false, EVENT_STARTED, 60);
     CHECK_EQ_INT(o.refused, STORE_FULL_TORRENTS);
     CHECK(known(s, ws));
-    CHECK(consistent(s));
+    CHECK(fixture_consistent(s));
     store_free(s);
 }
 
@@ -228,7 +214,7 @@ TEST(victim_from_next_shard)
     CHECK(known(s, pair));
     CHECK(known(s, newcomer));
     CHECK_EQ_INT(store_torrents(s), 2);
-    CHECK(consistent(s));
+    CHECK(fixture_consistent(s));
     store_free(s);
 }
 
@@ -264,7 +250,7 @@ TEST(flood_then_newcomers)
     CHECK_EQ_INT(o.refused, STORE_OK);
     CHECK_EQ_INT(o.counts.seeders, 1);
     CHECK(known(s, newcomer));
-    CHECK(consistent(s));
+    CHECK(fixture_consistent(s));
     store_free(s);
 }
 
@@ -298,8 +284,8 @@ TEST(memory_budget)
     CHECK(evicted > 10000);
     CHECK(refused_off > 10000);
     CHECK(store_memory(s) < budget + 16 * 1024); /* a table growth per shard at most over */
-    CHECK(consistent(s));
-    CHECK(consistent(off));
+    CHECK(fixture_consistent(s));
+    CHECK(fixture_consistent(off));
     struct store_stats st;
     store_get_stats(s, &st);
     CHECK_EQ_INT(st.bytes, store_memory(s));
@@ -328,7 +314,7 @@ TEST(external_charge_counts)
     CHECK_EQ_INT(store_budget_used(s), store_memory(s));
     h[0] = 2;
     CHECK_EQ_INT(ann(s, h, v4(1), false, EVENT_STARTED, 10).refused, STORE_OK);
-    CHECK(consistent(s));
+    CHECK(fixture_consistent(s));
     store_free(s);
 }
 

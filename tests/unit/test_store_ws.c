@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "store_fixture.h"
 #include "store/store.h"
 
 static uint64_t rng_state = 7;
@@ -15,15 +16,9 @@ static uint8_t out4[50 * 6], out6[50 * 18];
 
 static store_t *mk(uint64_t max_torrents, uint32_t max_peers)
 {
-    struct store_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.peer_timeout = 100;
-    cfg.torrent_keep = 500;
-    cfg.shards_log2 = 2;
+    struct store_config cfg = fixture_config(100, 500, 2);
     cfg.max_torrents = max_torrents;
     cfg.max_peers = max_peers;
-    for (int i = 0; i < 16; i++)
-        cfg.hash_key[i] = (uint8_t)(i * 7 + 1);
     return store_new(&cfg);
 }
 
@@ -66,15 +61,6 @@ static struct swarm_counts scrape(store_t *s, unsigned h, bool *found)
     return c;
 }
 
-static bool consistent(store_t *s)
-{
-    char err[200];
-    bool ok = store_check(s, err, sizeof err);
-    if (!ok)
-        fprintf(stderr, "  store_check: %s\n", err);
-    return ok;
-}
-
 TEST(counts_shared_peers_not)
 {
     store_t *s = mk(0, 0);
@@ -105,7 +91,7 @@ TEST(counts_shared_peers_not)
     CHECK_EQ_INT(v[0].c.seeders, 1);
     CHECK_EQ_INT(v[0].c.leechers, 3);
     free(v);
-    CHECK(consistent(s));
+    CHECK(fixture_consistent(s));
     store_free(s);
 }
 
@@ -124,7 +110,7 @@ TEST(completed_outlives_the_browsers)
     CHECK(found);
     CHECK_EQ_INT(c.seeders + c.leechers, 0);
     CHECK_EQ_INT(c.completed, 1);
-    CHECK(consistent(s));
+    CHECK(fixture_consistent(s));
     /* Kept for torrent_keep after the last activity, then freed. */
     store_expire_step(s, 12 + 499, 4);
     CHECK_EQ_INT(store_torrents(s), 1);
@@ -135,7 +121,7 @@ TEST(completed_outlives_the_browsers)
     CHECK_EQ_INT(store_torrents(s), 1);
     ws(s, 3, 0, -1, false, 21);
     CHECK_EQ_INT(store_torrents(s), 0);
-    CHECK(consistent(s));
+    CHECK(fixture_consistent(s));
     store_free(s);
 }
 
@@ -150,7 +136,7 @@ TEST(expiry_keeps_torrents_with_browsers)
     CHECK(found);
     CHECK_EQ_INT(c.seeders, 1);
     CHECK_EQ_INT(c.leechers, 0);
-    CHECK(consistent(s));
+    CHECK(fixture_consistent(s));
     store_free(s);
 }
 
@@ -171,7 +157,7 @@ TEST(caps_refuse_joins_only)
     CHECK_EQ_INT(ws(s, 0, 0, -1, false, 11), STORE_OK);
     CHECK_EQ_INT(store_torrents(s), 1);
     CHECK_EQ_INT(ws(s, 2, 0, 1, false, 12), STORE_OK);   /* room again */
-    CHECK(consistent(s));
+    CHECK(fixture_consistent(s));
     store_free(s);
 }
 
@@ -198,7 +184,7 @@ TEST(clamped_and_many)
         CHECK(store_ws_update(s, &in, &r));
         CHECK_EQ_INT(r, STORE_OK);
     }
-    CHECK(consistent(s));
+    CHECK(fixture_consistent(s));
     CHECK_EQ_INT(store_torrents(s), 301);
     for (unsigned i = 100; i < 400; i += 2) {
         uint8_t h[20];
@@ -209,7 +195,7 @@ TEST(clamped_and_many)
         CHECK(store_ws_update(s, &in, &r));
     }
     CHECK_EQ_INT(store_torrents(s), 151);
-    CHECK(consistent(s));
+    CHECK(fixture_consistent(s));
     struct store_stats st;
     store_get_stats(s, &st);
     CHECK_EQ_INT(st.peers_ws, 151);
