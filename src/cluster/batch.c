@@ -5,6 +5,7 @@
  * applied. Times are compared in 64-bit so no u32 arithmetic can wrap a stale batch into a
  * fresh one. */
 #include "cluster/batch.h"
+#include "util/bytes.h"
 
 #include <string.h>
 
@@ -35,38 +36,11 @@ const char *batch_reject_name(enum batch_reject r)
     return reject_names[r];
 }
 
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, (uint16_t)(v >> 16));
-    put16(p + 2, (uint16_t)v);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    put32(p, (uint32_t)(v >> 32));
-    put32(p + 4, (uint32_t)v);
-}
-
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t get64(const uint8_t *p) { return (uint64_t)get32(p) << 32 | get32(p + 4); }
-
 uint32_t batch_cluster_id(const char *name)
 {
     uint8_t d[SHA1_LEN];
     sha1_digest(name, strlen(name), d);
-    return get32(d);
+    return be_get32(d);
 }
 
 /* Header byte offsets. */
@@ -90,13 +64,13 @@ static void put_header(uint8_t *p, const struct batch_header *h, uint8_t type, u
     memcpy(p, BATCH_MAGIC, 4);
     p[OFF_TYPE] = type;
     p[OFF_FLAGS] = 0;
-    put16(p + OFF_ORIGIN, h->origin);
-    put32(p + OFF_CLUSTER, h->cluster);
-    put64(p + OFF_INCARNATION, h->incarnation);
-    put32(p + OFF_SEQ, h->seq);
-    put32(p + OFF_TIME, h->time);
-    put16(p + OFF_COUNT, count);
-    put16(p + OFF_RESERVED, 0);
+    be_put16(p + OFF_ORIGIN, h->origin);
+    be_put32(p + OFF_CLUSTER, h->cluster);
+    be_put64(p + OFF_INCARNATION, h->incarnation);
+    be_put32(p + OFF_SEQ, h->seq);
+    be_put32(p + OFF_TIME, h->time);
+    be_put16(p + OFF_COUNT, count);
+    be_put16(p + OFF_RESERVED, 0);
 }
 
 bool batch_writer_init(struct batch_writer *w, uint8_t *buf, size_t cap,
@@ -131,7 +105,7 @@ bool batch_add(struct batch_writer *w, const struct batch_delta *d)
     p[REC_OP] = (uint8_t)((v6 ? BATCH_OP_V6 : 0) | (d->stop ? BATCH_OP_STOP : 0) |
                           (d->seeding ? BATCH_OP_SEEDING : 0) |
                           (d->completed ? BATCH_OP_COMPLETED : 0));
-    put16(p + REC_PORT, d->addr.port);
+    be_put16(p + REC_PORT, d->addr.port);
     memcpy(p + REC_ADDR, ip, v6 ? 16 : 4);
     w->len += rec;
     w->count++;
@@ -141,7 +115,7 @@ bool batch_add(struct batch_writer *w, const struct batch_delta *d)
 size_t batch_finish(struct batch_writer *w)
 {
     if (w->len >= BATCH_HEADER_LEN)
-        put16(w->buf + OFF_COUNT, w->count);
+        be_put16(w->buf + OFF_COUNT, w->count);
     return w->len;
 }
 
@@ -152,10 +126,10 @@ size_t batch_write_heartbeat(uint8_t *buf, size_t cap, const struct batch_header
         return 0;
     put_header(buf, h, BATCH_HEARTBEAT, 0);
     uint8_t *b = buf + BATCH_HEADER_LEN;
-    put64(b, hb->peers);
-    put64(b + 8, hb->torrents);
-    put64(b + 16, hb->published);
-    put64(b + 24, hb->dropped);
+    be_put64(b, hb->peers);
+    be_put64(b + 8, hb->torrents);
+    be_put64(b + 16, hb->published);
+    be_put64(b + 24, hb->dropped);
     return BATCH_HEARTBEAT_LEN;
 }
 
@@ -164,10 +138,10 @@ bool batch_read_heartbeat(const uint8_t *p, size_t n, struct batch_heartbeat *hb
     if (n != BATCH_HEARTBEAT_LEN)
         return false;
     const uint8_t *b = p + BATCH_HEADER_LEN;
-    hb->peers = get64(b);
-    hb->torrents = get64(b + 8);
-    hb->published = get64(b + 16);
-    hb->dropped = get64(b + 24);
+    hb->peers = be_get64(b);
+    hb->torrents = be_get64(b + 8);
+    hb->published = be_get64(b + 16);
+    hb->dropped = be_get64(b + 24);
     return true;
 }
 
@@ -214,16 +188,16 @@ enum batch_reject batch_parse_header(const uint8_t *p, size_t n, const struct ba
         return BATCH_REJECT_LENGTH;
 
     out->type = p[OFF_TYPE];
-    out->origin = get16(p + OFF_ORIGIN);
-    out->cluster = get32(p + OFF_CLUSTER);
-    out->incarnation = get64(p + OFF_INCARNATION);
-    out->seq = get32(p + OFF_SEQ);
-    out->time = get32(p + OFF_TIME);
-    out->count = get16(p + OFF_COUNT);
+    out->origin = be_get16(p + OFF_ORIGIN);
+    out->cluster = be_get32(p + OFF_CLUSTER);
+    out->incarnation = be_get64(p + OFF_INCARNATION);
+    out->seq = be_get32(p + OFF_SEQ);
+    out->time = be_get32(p + OFF_TIME);
+    out->count = be_get16(p + OFF_COUNT);
 
     if (out->type != BATCH_DELTAS && out->type != BATCH_HEARTBEAT)
         return BATCH_REJECT_TYPE;
-    if (p[OFF_FLAGS] != 0 || get16(p + OFF_RESERVED) != 0)
+    if (p[OFF_FLAGS] != 0 || be_get16(p + OFF_RESERVED) != 0)
         return BATCH_REJECT_RESERVED;
     if (out->cluster != exp->cluster)
         return BATCH_REJECT_CLUSTER;
@@ -277,7 +251,7 @@ bool batch_next_record(struct batch_reader *r, struct batch_delta *d, enum batch
     d->seeding = op & BATCH_OP_SEEDING;
     d->completed = op & BATCH_OP_COMPLETED;
     d->addr.family = (op & BATCH_OP_V6) ? ADDR_V6 : ADDR_V4;
-    d->addr.port = get16(p + REC_PORT);
+    d->addr.port = be_get16(p + REC_PORT);
     memcpy(d->addr.ip, p + REC_ADDR, rec - REC_ADDR);
 
     if (op & ~BATCH_OP_KNOWN)

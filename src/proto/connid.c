@@ -6,6 +6,7 @@
  * the tick is no secret (anyone can read the clock), the 48-bit tag is what must be guessed.
  * Tag comparisons run without early exit, so timing reveals nothing about a guess. */
 #include "proto/connid.h"
+#include "util/bytes.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -64,17 +65,6 @@ bool connid_check(const struct connid_keys *keys, const struct peer_addr *src,
     return ok != 0;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* One line without its newline: 32 hex digits, then only blanks. */
 static bool parse_key_line(const char *s, size_t n, struct connid_key *key)
 {
@@ -83,7 +73,7 @@ static bool parse_key_line(const char *s, size_t n, struct connid_key *key)
     if (n != 32)
         return false;
     for (size_t i = 0; i < 16; i++) {
-        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+        int hi = hex_value(s[2 * i]), lo = hex_value(s[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return false;
         key->k[i] = (uint8_t)(hi << 4 | lo);

@@ -6,6 +6,7 @@
  * "malformed query": guessing at its meaning could file a peer under the wrong torrent.
  * The values of unknown parameters are never decoded, so their escapes may be anything. */
 #include "proto/http_params.h"
+#include "util/bytes.h"
 
 #include <string.h>
 
@@ -17,22 +18,12 @@
 /* Longest address text worth trying: "[" 45-char v6 literal "]:65535". */
 #define ADDR_TEXT_MAX 56
 
-static inline int hex_val(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /* Every '%' in v[0..n) is followed by two hex digits. */
 static bool escapes_ok(const char *v, size_t n)
 {
     const char *p = v, *end = v + n;
     while ((p = memchr(p, '%', (size_t)(end - p))) != NULL) {
-        if (end - p < 3 || hex_val((unsigned char)p[1]) < 0 || hex_val((unsigned char)p[2]) < 0)
+        if (end - p < 3 || hex_value((unsigned char)p[1]) < 0 || hex_value((unsigned char)p[2]) < 0)
             return false;
         p += 3;
     }
@@ -59,8 +50,8 @@ static inline int next_byte(const char *v, size_t n, size_t *i)
     unsigned char c = (unsigned char)v[*i];
     if (c == '%') {
         int hi, lo;
-        if (n - *i < 3 || (hi = hex_val((unsigned char)v[*i + 1])) < 0 ||
-            (lo = hex_val((unsigned char)v[*i + 2])) < 0)
+        if (n - *i < 3 || (hi = hex_value((unsigned char)v[*i + 1])) < 0 ||
+            (lo = hex_value((unsigned char)v[*i + 2])) < 0)
             return -1;
         *i += 3;
         return hi << 4 | lo;
@@ -106,7 +97,7 @@ static int parse_key(const char *v, size_t n, uint32_t *key, bool *has_key)
         int c = next_byte(v, n, &i);
         if (c < 0)
             return V_BAD_ESCAPE;
-        int h = hex_val((unsigned char)c);
+        int h = hex_value((unsigned char)c);
         if (h < 0)
             all_hex = false;
         else

@@ -5,6 +5,7 @@
  * Nothing here touches sockets, the store or the clock, so the fuzzer exercises all of it.
  * Every read is preceded by a length check against the datagram. */
 #include "proto/udp.h"
+#include "util/bytes.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -28,29 +29,6 @@ enum {
 
 /* BEP 41 option types. */
 enum { OPT_END = 0, OPT_NOP = 1, OPT_URLDATA = 2 };
-
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
-static uint64_t get64(const uint8_t *p) { return (uint64_t)get32(p) << 32 | get32(p + 4); }
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    put32(p, (uint32_t)(v >> 32));
-    put32(p + 4, (uint32_t)v);
-}
 
 /* BEP 41 options after the fixed announce. Anything odd (unknown type, an option running
  * past the datagram) ends parsing quietly: the announce itself stays valid, because clients
@@ -80,22 +58,22 @@ static void parse_options(const uint8_t *p, size_t len, struct udp_request *out)
 static void parse_announce(const uint8_t *pkt, size_t len, struct udp_request *out)
 {
     struct announce_req *a = &out->announce; /* zeroed by the caller */
-    uint32_t event = get32(pkt + OFF_EVENT);
-    int32_t numwant = (int32_t)get32(pkt + OFF_NUM_WANT);
+    uint32_t event = be_get32(pkt + OFF_EVENT);
+    int32_t numwant = (int32_t)be_get32(pkt + OFF_NUM_WANT);
 
     memcpy(a->info_hash, pkt + OFF_INFO_HASH, INFO_HASH_LEN);
     memcpy(a->peer_id, pkt + OFF_PEER_ID, PEER_ID_LEN);
-    a->downloaded = get64(pkt + OFF_DOWNLOADED);
-    a->left = get64(pkt + OFF_LEFT);
-    a->uploaded = get64(pkt + OFF_UPLOADED);
+    a->downloaded = be_get64(pkt + OFF_DOWNLOADED);
+    a->left = be_get64(pkt + OFF_LEFT);
+    a->uploaded = be_get64(pkt + OFF_UPLOADED);
     /* Values outside BEP 15's four count as a regular update, as on HTTP. */
     a->event = event <= EVENT_STOPPED ? (enum announce_event)event : EVENT_NONE;
-    a->key = get32(pkt + OFF_KEY);
+    a->key = be_get32(pkt + OFF_KEY);
     a->has_key = true;
     a->numwant = numwant < 0 ? -1 : numwant;
-    a->port = get16(pkt + OFF_PORT);
+    a->port = be_get16(pkt + OFF_PORT);
     a->compact = true; /* UDP replies are always packed */
-    if (get32(pkt + OFF_IP) != 0) {
+    if (be_get32(pkt + OFF_IP) != 0) {
         a->claimed4.family = ADDR_V4;
         memcpy(a->claimed4.ip, pkt + OFF_IP, 4);
         a->claimed4.port = a->port;
@@ -116,9 +94,9 @@ enum udp_parse_result udp_parse_request(const uint8_t *pkt, size_t len, struct u
 
     if (len < 16)
         return UDP_MALFORMED;
-    uint64_t first = get64(pkt + OFF_CONNID);
-    uint32_t action = get32(pkt + OFF_ACTION);
-    out->transaction_id = get32(pkt + OFF_TID);
+    uint64_t first = be_get64(pkt + OFF_CONNID);
+    uint32_t action = be_get32(pkt + OFF_ACTION);
+    out->transaction_id = be_get32(pkt + OFF_TID);
 
     switch (action) {
     case UDP_ACTION_CONNECT:
@@ -155,33 +133,33 @@ enum udp_parse_result udp_parse_request(const uint8_t *pkt, size_t len, struct u
 
 size_t udp_write_connect(uint8_t out[16], uint32_t transaction_id, uint64_t connection_id)
 {
-    put32(out, UDP_ACTION_CONNECT);
-    put32(out + 4, transaction_id);
-    put64(out + 8, connection_id);
+    be_put32(out, UDP_ACTION_CONNECT);
+    be_put32(out + 4, transaction_id);
+    be_put64(out + 8, connection_id);
     return UDP_CONNECT_LEN;
 }
 
 size_t udp_write_announce_head(uint8_t out[20], uint32_t transaction_id, uint32_t interval,
                                uint32_t leechers, uint32_t seeders)
 {
-    put32(out, UDP_ACTION_ANNOUNCE);
-    put32(out + 4, transaction_id);
-    put32(out + 8, interval);
-    put32(out + 12, leechers);
-    put32(out + 16, seeders);
+    be_put32(out, UDP_ACTION_ANNOUNCE);
+    be_put32(out + 4, transaction_id);
+    be_put32(out + 8, interval);
+    be_put32(out + 12, leechers);
+    be_put32(out + 16, seeders);
     return UDP_ANNOUNCE_REPLY_HEAD;
 }
 
 size_t udp_write_scrape(uint8_t *out, uint32_t transaction_id, const struct swarm_counts *counts,
                         unsigned n)
 {
-    put32(out, UDP_ACTION_SCRAPE);
-    put32(out + 4, transaction_id);
+    be_put32(out, UDP_ACTION_SCRAPE);
+    be_put32(out + 4, transaction_id);
     uint8_t *p = out + 8;
     for (unsigned i = 0; i < n; i++, p += 12) {
-        put32(p, counts[i].seeders);
-        put32(p + 4, counts[i].completed);
-        put32(p + 8, counts[i].leechers);
+        be_put32(p, counts[i].seeders);
+        be_put32(p + 4, counts[i].completed);
+        be_put32(p + 8, counts[i].leechers);
     }
     return 8 + (size_t)12 * n;
 }
@@ -192,8 +170,8 @@ size_t udp_write_error(uint8_t *out, size_t max_len, uint32_t transaction_id,
     /* Without room for the 8-byte header there is no valid error packet: write nothing. */
     if (max_len < 8)
         return 0;
-    put32(out, UDP_ACTION_ERROR);
-    put32(out + 4, transaction_id);
+    be_put32(out, UDP_ACTION_ERROR);
+    be_put32(out + 4, transaction_id);
     /* strnlen: the cut bounds the read of message too. */
     size_t n = message != NULL ? strnlen(message, max_len - 8) : 0;
     if (n > 0)

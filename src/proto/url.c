@@ -4,19 +4,9 @@
  * allocated. A '%' must be followed by exactly two hex digits; anything else is malformed,
  * because a lenient decoder would let two different spellings name the same info_hash. */
 #include "proto/url.h"
+#include "util/bytes.h"
 
 #include <string.h>
-
-/* Value of one hex digit, or -1. */
-static inline int hex_val(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20; /* fold to lower case; non-letters stay outside 'a'..'f' */
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
 
 bool query_next(struct query_iter *it, const char **key, size_t *key_len, const char **val,
                 size_t *val_len)
@@ -58,8 +48,8 @@ long url_decode(const char *in, size_t len, uint8_t *out, size_t cap)
         if (c == '%') {
             if (len - i < 3)
                 return -1;
-            int hi = hex_val((unsigned char)in[i + 1]);
-            int lo = hex_val((unsigned char)in[i + 2]);
+            int hi = hex_value((unsigned char)in[i + 1]);
+            int lo = hex_value((unsigned char)in[i + 2]);
             if (hi < 0 || lo < 0)
                 return -1;
             c = (unsigned char)(hi << 4 | lo);
@@ -82,8 +72,8 @@ bool url_key_is(const char *key, size_t key_len, const char *name)
         if (c == '%') {
             if (key_len - i < 3)
                 return false;
-            int hi = hex_val((unsigned char)key[i + 1]);
-            int lo = hex_val((unsigned char)key[i + 2]);
+            int hi = hex_value((unsigned char)key[i + 1]);
+            int lo = hex_value((unsigned char)key[i + 2]);
             if (hi < 0 || lo < 0)
                 return false;
             c = (unsigned char)(hi << 4 | lo);

@@ -3,6 +3,7 @@
  * A recursive-descent validator over the input with an explicit depth limit; the top-level
  * object's known keys are decoded on the way, everything else is validated and skipped. */
 #include "proto/ws_json.h"
+#include "util/bytes.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -19,17 +20,6 @@ static void skip_ws(struct jp *p)
     while (p->i < p->n &&
            (p->s[p->i] == ' ' || p->s[p->i] == '\t' || p->s[p->i] == '\n' || p->s[p->i] == '\r'))
         p->i++;
-}
-
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 #define ONES UINT64_C(0x0101010101010101)
@@ -81,7 +71,7 @@ static bool parse_string(struct jp *p, struct ws_span *tok)
                 if (p->n - p->i < 6)
                     return false;
                 for (int k = 2; k < 6; k++)
-                    if (hexval((unsigned char)p->s[p->i + k]) < 0)
+                    if (hex_value((unsigned char)p->s[p->i + k]) < 0)
                         return false;
                 p->i += 6;
             } else if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' ||
@@ -116,8 +106,8 @@ static bool decode_binary(struct ws_span tok, uint8_t *out, size_t cap, size_t *
         if (s[i] == '\\') {
             char e = (char)s[i + 1];
             if (e == 'u') {
-                v = (unsigned)(hexval(s[i + 2]) << 12 | hexval(s[i + 3]) << 8 |
-                               hexval(s[i + 4]) << 4 | hexval(s[i + 5]));
+                v = (unsigned)(hex_value(s[i + 2]) << 12 | hex_value(s[i + 3]) << 8 |
+                               hex_value(s[i + 4]) << 4 | hex_value(s[i + 5]));
                 i += 6;
             } else {
                 static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
