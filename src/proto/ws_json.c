@@ -22,6 +22,26 @@ static void skip_ws(struct jp *p)
         p->i++;
 }
 
+/* Consume c if it comes next (after whitespace). */
+static bool eat(struct jp *p, char c)
+{
+    skip_ws(p);
+    if (p->i < p->n && p->s[p->i] == c) {
+        p->i++;
+        return true;
+    }
+    return false;
+}
+
+/* After an element of an object or array: 1 when ',' says another follows, 0 when `close`
+ * ended the container, -1 on anything else. */
+static int next_elem(struct jp *p, char close)
+{
+    if (eat(p, ','))
+        return 1;
+    return eat(p, close) ? 0 : -1;
+}
+
 #define ONES UINT64_C(0x0101010101010101)
 #define HIGHS UINT64_C(0x8080808080808080)
 
@@ -187,6 +207,13 @@ static bool parse_literal(struct jp *p, const char *lit)
 }
 
 /* Validate any value; span gets its text. */
+/* An object member's key and the ':' after it. */
+static bool parse_key(struct jp *p, struct ws_span *k)
+{
+    skip_ws(p);
+    return parse_string(p, k) && eat(p, ':');
+}
+
 static bool skip_value(struct jp *p, unsigned depth, struct ws_span *span)
 {
     skip_ws(p);
@@ -198,37 +225,14 @@ static bool skip_value(struct jp *p, unsigned depth, struct ws_span *span)
     if (c == '{' || c == '[') {
         char close = c == '{' ? '}' : ']';
         p->i++;
-        skip_ws(p);
-        if (p->i < p->n && p->s[p->i] == close) {
-            p->i++;
-            ok = true;
-        } else {
-            ok = false;
-            for (;;) {
-                struct ws_span tmp;
-                if (c == '{') {
-                    skip_ws(p);
-                    if (!parse_string(p, &tmp))
-                        break;
-                    skip_ws(p);
-                    if (p->i >= p->n || p->s[p->i] != ':')
-                        break;
-                    p->i++;
-                }
-                if (!skip_value(p, depth + 1, &tmp))
-                    break;
-                skip_ws(p);
-                if (p->i < p->n && p->s[p->i] == ',') {
-                    p->i++;
-                    continue;
-                }
-                if (p->i < p->n && p->s[p->i] == close) {
-                    p->i++;
-                    ok = true;
-                }
+        int more = eat(p, close) ? 0 : 1;
+        while (more == 1) {
+            struct ws_span tmp;
+            if ((c == '{' && !parse_key(p, &tmp)) || !skip_value(p, depth + 1, &tmp))
                 break;
-            }
+            more = next_elem(p, close);
         }
+        ok = more == 0;
     } else if (c == '"') {
         struct ws_span tmp;
         ok = parse_string(p, &tmp);
@@ -266,41 +270,21 @@ static bool str_is(struct ws_span tok, const char *word)
 static enum ws_json_error parse_offer(struct jp *p, struct ws_offer *o, bool keep)
 {
     struct ws_offer got = {0};
-    skip_ws(p);
-    if (p->i >= p->n || p->s[p->i] != '{')
+    if (!eat(p, '{'))
         return WS_JSON_BAD_FIELD;
-    p->i++;
-    skip_ws(p);
-    if (p->i < p->n && p->s[p->i] == '}') {
-        p->i++;
-    } else {
-        for (;;) {
-            struct ws_span k, v;
-            skip_ws(p);
-            if (!parse_string(p, &k))
-                return WS_JSON_SYNTAX;
-            skip_ws(p);
-            if (p->i >= p->n || p->s[p->i] != ':')
-                return WS_JSON_SYNTAX;
-            p->i++;
-            if (!skip_value(p, 3, &v))
-                return WS_JSON_SYNTAX;
-            if (key_is(k, "offer"))
-                got.offer = v;
-            else if (key_is(k, "offer_id"))
-                got.offer_id = v;
-            skip_ws(p);
-            if (p->i < p->n && p->s[p->i] == ',') {
-                p->i++;
-                continue;
-            }
-            if (p->i < p->n && p->s[p->i] == '}') {
-                p->i++;
-                break;
-            }
+    int more = eat(p, '}') ? 0 : 1;
+    while (more == 1) {
+        struct ws_span k, v;
+        if (!parse_key(p, &k) || !skip_value(p, 3, &v))
             return WS_JSON_SYNTAX;
-        }
+        if (key_is(k, "offer"))
+            got.offer = v;
+        else if (key_is(k, "offer_id"))
+            got.offer_id = v;
+        more = next_elem(p, '}');
     }
+    if (more < 0)
+        return WS_JSON_SYNTAX;
     if (!keep)
         return WS_JSON_OK;
     *o = got;
@@ -312,37 +296,21 @@ static enum ws_json_error parse_offer(struct jp *p, struct ws_offer *o, bool kee
 
 static enum ws_json_error parse_offers(struct jp *p, struct ws_msg *m)
 {
-    skip_ws(p);
-    if (p->i >= p->n || p->s[p->i] != '[')
+    if (!eat(p, '['))
         return WS_JSON_BAD_FIELD;
-    p->i++;
     m->has_offers = true;
     m->noffers = 0;
-    skip_ws(p);
-    if (p->i < p->n && p->s[p->i] == ']') {
-        p->i++;
-        return WS_JSON_OK;
-    }
-    unsigned seen = 0;
-    for (;;) {
+    int more = eat(p, ']') ? 0 : 1;
+    for (unsigned seen = 0; more == 1; seen++) {
         bool keep = seen < WS_MAX_OFFERS;
         enum ws_json_error e = parse_offer(p, &m->offers[keep ? seen : 0], keep);
         if (e)
             return e;
-        seen++;
         if (keep)
-            m->noffers = seen;
-        skip_ws(p);
-        if (p->i < p->n && p->s[p->i] == ',') {
-            p->i++;
-            continue;
-        }
-        if (p->i < p->n && p->s[p->i] == ']') {
-            p->i++;
-            return WS_JSON_OK;
-        }
-        return WS_JSON_SYNTAX;
+            m->noffers = seen + 1;
+        more = next_elem(p, ']');
     }
+    return more == 0 ? WS_JSON_OK : WS_JSON_SYNTAX;
 }
 
 static enum ws_json_error parse_hashes(struct jp *p, struct ws_msg *m)
@@ -360,16 +328,11 @@ static enum ws_json_error parse_hashes(struct jp *p, struct ws_msg *m)
         m->hash_list = false;
         return WS_JSON_OK;
     }
-    if (p->i >= p->n || p->s[p->i] != '[')
+    if (!eat(p, '['))
         return WS_JSON_BAD_FIELD;
     m->hash_list = true;
-    p->i++;
-    skip_ws(p);
-    if (p->i < p->n && p->s[p->i] == ']') {
-        p->i++;
-        return WS_JSON_OK;
-    }
-    for (;;) {
+    int more = eat(p, ']') ? 0 : 1;
+    while (more == 1) {
         skip_ws(p);
         if (p->i >= p->n || p->s[p->i] != '"')
             return WS_JSON_BAD_FIELD;
@@ -378,17 +341,9 @@ static enum ws_json_error parse_hashes(struct jp *p, struct ws_msg *m)
         if (m->nhashes >= WS_MAX_SCRAPE || !decode_hash(tok, m->hashes[m->nhashes]))
             return WS_JSON_BAD_FIELD;
         m->nhashes++;
-        skip_ws(p);
-        if (p->i < p->n && p->s[p->i] == ',') {
-            p->i++;
-            continue;
-        }
-        if (p->i < p->n && p->s[p->i] == ']') {
-            p->i++;
-            return WS_JSON_OK;
-        }
-        return WS_JSON_SYNTAX;
+        more = next_elem(p, ']');
     }
+    return more == 0 ? WS_JSON_OK : WS_JSON_SYNTAX;
 }
 
 /* A number field; null reads as absent. */
@@ -492,40 +447,22 @@ enum ws_json_error ws_json_parse(const char *text, size_t len, struct ws_msg *m,
     memset(m, 0, sizeof *m);
     m->numwant = -1;
     *field = none;
-    skip_ws(&p);
-    if (p.i >= p.n || p.s[p.i] != '{')
+    if (!eat(&p, '{'))
         return WS_JSON_SYNTAX;
-    p.i++;
-    skip_ws(&p);
-    if (p.i < p.n && p.s[p.i] == '}') {
-        p.i++;
-    } else {
-        for (;;) {
-            struct ws_span k;
-            skip_ws(&p);
-            if (!parse_string(&p, &k))
-                return WS_JSON_SYNTAX;
-            skip_ws(&p);
-            if (p.i >= p.n || p.s[p.i] != ':')
-                return WS_JSON_SYNTAX;
-            p.i++;
-            enum ws_json_error e = parse_field(&p, k, m);
-            if (e == WS_JSON_BAD_FIELD)
-                *field = field_name(k);
-            if (e)
-                return e;
-            skip_ws(&p);
-            if (p.i < p.n && p.s[p.i] == ',') {
-                p.i++;
-                continue;
-            }
-            if (p.i < p.n && p.s[p.i] == '}') {
-                p.i++;
-                break;
-            }
+    int more = eat(&p, '}') ? 0 : 1;
+    while (more == 1) {
+        struct ws_span k;
+        if (!parse_key(&p, &k))
             return WS_JSON_SYNTAX;
-        }
+        enum ws_json_error e = parse_field(&p, k, m);
+        if (e == WS_JSON_BAD_FIELD)
+            *field = field_name(k);
+        if (e)
+            return e;
+        more = next_elem(&p, '}');
     }
+    if (more < 0)
+        return WS_JSON_SYNTAX;
     skip_ws(&p);
     return p.i == p.n ? WS_JSON_OK : WS_JSON_SYNTAX;
 }
