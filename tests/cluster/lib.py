@@ -13,8 +13,8 @@ What is here:
   - Udp / http_*: tracker clients bound to a chosen source address (the peer address the
     tracker records), so each test controls which peers exist.
   - batch(): the bus batch format v1 of CLUSTER-SPEC.md, to inject hostile input.
-  - siphash24() and connid(): the cluster-wide UDP connection id, computed from the shared
-    secret, to present ids of any age.
+  - connid() and tick_now(): the cluster-wide UDP connection id (tests/e2e/connid_ref.py),
+    computed from the shared secret, to present ids of any age.
 """
 
 import hashlib
@@ -33,6 +33,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 
 import harness  # noqa: E402
 from harness import TestFailure, bdecode, check, query  # noqa: E402,F401
+import connid_ref  # noqa: E402
 
 NS_ENV = "SWARMD_CLUSTER_NETNS"
 REDIS_ADDR = "127.0.0.10"
@@ -607,68 +608,13 @@ def batch(origin, records, cluster=CLUSTER, seq=1, incarnation=None, t=None, bty
 # ---------------------------------------------------------------------------------------------
 # Connection ids (CLUSTER.md "UDP connection IDs")
 
-M64 = (1 << 64) - 1
-
-
-def _rotl(x, b):
-    return ((x << b) | (x >> (64 - b))) & M64
-
-
-def siphash24(key, data):
-    """SipHash-2-4 of data under a 16-byte key (reference algorithm), as an integer."""
-    k0, k1 = struct.unpack("<QQ", key)
-    v0, v1 = k0 ^ 0x736f6d6570736575, k1 ^ 0x646f72616e646f6d
-    v2, v3 = k0 ^ 0x6c7967656e657261, k1 ^ 0x7465646279746573
-
-    def rounds(n):
-        nonlocal v0, v1, v2, v3
-        for _ in range(n):
-            v0 = (v0 + v1) & M64
-            v1 = _rotl(v1, 13) ^ v0
-            v0 = _rotl(v0, 32)
-            v2 = (v2 + v3) & M64
-            v3 = _rotl(v3, 16) ^ v2
-            v0 = (v0 + v3) & M64
-            v3 = _rotl(v3, 21) ^ v0
-            v2 = (v2 + v1) & M64
-            v1 = _rotl(v1, 17) ^ v2
-            v2 = _rotl(v2, 32)
-
-    tail = len(data) & 7
-    for i in range(0, len(data) - tail, 8):
-        m = struct.unpack("<Q", data[i:i + 8])[0]
-        v3 ^= m
-        rounds(2)
-        v0 ^= m
-    b = (len(data) & 0xff) << 56
-    for i in range(tail):
-        b |= data[len(data) - tail + i] << (8 * i)
-    v3 ^= b
-    rounds(2)
-    v0 ^= b
-    v2 ^= 0xff
-    rounds(4)
-    return v0 ^ v1 ^ v2 ^ v3
-
-
-# Reference vector of the SipHash paper (key 00..0f, message 00..0e).
-assert siphash24(bytes(range(16)), bytes(range(15))) == 0xa129ca6149be45e5
-
-
-def addr16(ip):
-    if ":" in ip:
-        return socket.inet_pton(socket.AF_INET6, ip)
-    return b"\0" * 10 + b"\xff\xff" + socket.inet_pton(socket.AF_INET, ip)
+# The id model lives in tests/e2e/connid_ref.py (written from the spec, independent of the C
+# code); the cluster tests use the same one.
+connid = connid_ref.connid
 
 
 def tick_now(t=None):
-    return (int(time.time() if t is None else t) // 16) & 0xffff
-
-
-def connid(key, ip, tick):
-    """tick16 || tag48, tag = the low 48 bits of SipHash-2-4(key, tick(2, BE) || addr16)."""
-    h = siphash24(key, struct.pack(">H", tick) + addr16(ip))
-    return (tick << 48) | (h & 0xffffffffffff)
+    return connid_ref.tick_at(time.time() if t is None else t)
 
 
 def write_secret(path, keys):
