@@ -37,10 +37,10 @@ struct shard {
     _Alignas(64) pthread_mutex_t lock;
     struct table tb;
     struct tally tl;
-    /* Totals when store_shard_lock lent the shard out, so that store_shard_unlock can
-     * publish what the borrower (snapshot import) changed to the caps' running totals. */
-    uint64_t lent_bytes;
-    uint32_t lent_count;
+    /* Totals when the shard was last held for a change (shard_hold, store_shard_lock), so
+     * that its release can publish what changed to the caps' running totals. */
+    uint64_t held_bytes;
+    uint32_t held_count;
     /* WebSocket peers by torrent (see store_ws_update), and their totals. */
     struct ws_slot *ws;
     uint32_t nws, capws;
@@ -183,14 +183,37 @@ static void choose_peers(const struct torrent *t, const struct store_announce_in
 
 /* ---- caps and memory accounting ---- */
 
-/* Publish what one locked operation changed in its shard (bytes0/count0: before it). */
-static void account(store_t *s, const struct shard *sh, uint64_t bytes0, uint32_t count0)
+/* A shard held for a change: shard_hold/shard_try_hold lock it and note its totals, and
+ * shard_release publishes what the holder changed before unlocking, so no change
+ * path can forget the caps' running totals. store_shard_lock/unlock lend it out the same way. */
+static void shard_note(struct shard *sh)
 {
-    if (sh->tl.bytes != bytes0)
-        __atomic_fetch_add(&s->total_bytes, sh->tl.bytes - bytes0, __ATOMIC_RELAXED);
-    if (sh->tb.count != count0)
-        __atomic_fetch_add(&s->total_torrents, (uint64_t)sh->tb.count - count0,
+    sh->held_bytes = sh->tl.bytes;
+    sh->held_count = sh->tb.count;
+}
+
+static void shard_hold(struct shard *sh)
+{
+    pthread_mutex_lock(&sh->lock);
+    shard_note(sh);
+}
+
+static bool shard_try_hold(struct shard *sh)
+{
+    if (pthread_mutex_trylock(&sh->lock) != 0)
+        return false;
+    shard_note(sh);
+    return true;
+}
+
+static void shard_release(store_t *s, struct shard *sh)
+{
+    if (sh->tl.bytes != sh->held_bytes)
+        __atomic_fetch_add(&s->total_bytes, sh->tl.bytes - sh->held_bytes, __ATOMIC_RELAXED);
+    if (sh->tb.count != sh->held_count)
+        __atomic_fetch_add(&s->total_torrents, (uint64_t)sh->tb.count - sh->held_count,
                            __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&sh->lock);
 }
 
 struct list_ctx {
@@ -333,7 +356,7 @@ static int victim_rank(const struct shard *sh, const struct torrent *t)
 
 /* Free the most expendable, then least recently announced, of the first EVICT_SCAN torrents
  * of a locked shard, from the newcomer's home slot (in that table) on. false when none has
- * fewer than two peers. The shard's tally changes; the caller publishes it (account). */
+ * fewer than two peers. The shard's tally changes; shard_release publishes it. */
 static bool evict_one(struct shard *sh, uint64_t h, uint32_t now)
 {
     struct table *tb = &sh->tb;
@@ -378,13 +401,10 @@ static bool evict_for_newcomer(store_t *s, struct shard *home, uint64_t h, uint3
     unsigned first = (unsigned)(home - s->shards);
     for (unsigned k = 1; k <= EVICT_SHARDS && k < s->nshards; k++) {
         struct shard *sh = &s->shards[(first + k) & (s->nshards - 1)];
-        if (pthread_mutex_trylock(&sh->lock) != 0)
+        if (!shard_try_hold(sh))
             continue;
-        uint64_t bytes0 = sh->tl.bytes;
-        uint32_t count0 = sh->tb.count;
         bool done = evict_one(sh, h, now);
-        account(s, sh, bytes0, count0);
-        pthread_mutex_unlock(&sh->lock);
+        shard_release(s, sh);
         if (done)
             return true;
     }
@@ -423,13 +443,11 @@ bool store_announce(store_t *s, const struct store_announce_in *in, struct store
     struct shard *sh = shard_of(s, h);
 
     memset(out, 0, sizeof *out);
-    pthread_mutex_lock(&sh->lock);
+    shard_hold(sh);
     struct torrent *t = table_find(&sh->tb, h, in->info_hash);
-    uint64_t bytes0 = sh->tl.bytes;
-    uint32_t count0 = sh->tb.count;
 
     if (in->event != EVENT_STOPPED && announce_refused(s, sh, h, t, in, out)) {
-        pthread_mutex_unlock(&sh->lock);
+        shard_release(s, sh);
         return true;
     }
 
@@ -442,8 +460,7 @@ bool store_announce(store_t *s, const struct store_announce_in *in, struct store
             if (useless(sh, t))
                 table_del(&sh->tb, t);
         }
-        account(s, sh, bytes0, count0);
-        pthread_mutex_unlock(&sh->lock);
+        shard_release(s, sh);
         return true;
     }
 
@@ -451,8 +468,7 @@ bool store_announce(store_t *s, const struct store_announce_in *in, struct store
     if (!t) {
         t = table_add(&sh->tb, h, in->info_hash, s->key, &sh->tl);
         if (!t) {
-            account(s, sh, bytes0, count0);
-        pthread_mutex_unlock(&sh->lock);
+            shard_release(s, sh);
             return false;
         }
         created = true;
@@ -468,8 +484,7 @@ bool store_announce(store_t *s, const struct store_announce_in *in, struct store
     if (!torrent_put(t, &in->peer, in->seeder, in->now, &sh->tl, &prev)) {
         if (created)
             table_del(&sh->tb, t);
-        account(s, sh, bytes0, count0);
-        pthread_mutex_unlock(&sh->lock);
+        shard_release(s, sh);
         return false;
     }
     /* Counted once per peer: a seeder re-sending completed does not count again. */
@@ -484,8 +499,7 @@ bool store_announce(store_t *s, const struct store_announce_in *in, struct store
     counts_of(sh, t, &out->counts);
     if (in->numwant)
         choose_peers(t, in, out);
-    account(s, sh, bytes0, count0);
-    pthread_mutex_unlock(&sh->lock);
+    shard_release(s, sh);
     return true;
 }
 
@@ -506,9 +520,7 @@ bool store_scrape(store_t *s, const uint8_t *info_hash, struct swarm_counts *out
 
 static void expire_shard(store_t *s, struct shard *sh, uint32_t now)
 {
-    pthread_mutex_lock(&sh->lock);
-    uint64_t bytes0 = sh->tl.bytes;
-    uint32_t count0 = sh->tb.count;
+    shard_hold(sh);
     for (uint32_t i = 0; i < sh->tb.cap;) {
         struct torrent *t = &sh->tb.slots[i];
         if (!t->psl) {
@@ -526,8 +538,7 @@ static void expire_shard(store_t *s, struct shard *sh, uint32_t now)
         i++;
     }
     table_shrink(&sh->tb, s->key, &sh->tl);
-    account(s, sh, bytes0, count0);
-    pthread_mutex_unlock(&sh->lock);
+    shard_release(s, sh);
 }
 
 unsigned store_expire_step(store_t *s, uint32_t now, unsigned nshards)
@@ -635,14 +646,12 @@ bool store_ws_update(store_t *s, const struct store_ws_in *in, enum store_refusa
     bool join = in->seeders + in->leechers > 0;
 
     *refused = STORE_OK;
-    pthread_mutex_lock(&sh->lock);
+    shard_hold(sh);
     struct torrent *t = table_find(&sh->tb, h, in->info_hash);
-    uint64_t bytes0 = sh->tl.bytes;
-    uint32_t count0 = sh->tb.count;
     if (join) {
         *refused = t ? cap_new_peer(s, sh, t) : cap_new_torrent(s);
         if (*refused != STORE_OK) {
-            pthread_mutex_unlock(&sh->lock);
+            shard_release(s, sh);
             return true;
         }
     }
@@ -650,8 +659,7 @@ bool store_ws_update(store_t *s, const struct store_ws_in *in, enum store_refusa
     if (!t && (join || in->completed)) {
         t = table_add(&sh->tb, h, in->info_hash, s->key, &sh->tl);
         if (!t) {
-            account(s, sh, bytes0, count0);
-            pthread_mutex_unlock(&sh->lock);
+            shard_release(s, sh);
             return false;
         }
         created = true;
@@ -660,8 +668,7 @@ bool store_ws_update(store_t *s, const struct store_ws_in *in, enum store_refusa
     if (join && !w) {
         if (created)
             table_del(&sh->tb, t);
-        account(s, sh, bytes0, count0);
-        pthread_mutex_unlock(&sh->lock);
+        shard_release(s, sh);
         return false;
     }
     if (w) {
@@ -680,8 +687,7 @@ bool store_ws_update(store_t *s, const struct store_ws_in *in, enum store_refusa
         if (useless(sh, t))
             table_del(&sh->tb, t);
     }
-    account(s, sh, bytes0, count0);
-    pthread_mutex_unlock(&sh->lock);
+    shard_release(s, sh);
     return true;
 }
 
@@ -790,17 +796,14 @@ unsigned store_shard_of(const store_t *s, const uint8_t *info_hash, uint64_t *h)
 
 struct table *store_shard_lock(store_t *s, unsigned i, struct tally **tl)
 {
-    pthread_mutex_lock(&s->shards[i].lock);
-    s->shards[i].lent_bytes = s->shards[i].tl.bytes;
-    s->shards[i].lent_count = s->shards[i].tb.count;
+    shard_hold(&s->shards[i]);
     *tl = &s->shards[i].tl;
     return &s->shards[i].tb;
 }
 
 void store_shard_unlock(store_t *s, unsigned i)
 {
-    account(s, &s->shards[i], s->shards[i].lent_bytes, s->shards[i].lent_count);
-    pthread_mutex_unlock(&s->shards[i].lock);
+    shard_release(s, &s->shards[i]);
 }
 
 const uint8_t *store_hash_key(const store_t *s) { return s->key; }
