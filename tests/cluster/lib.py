@@ -292,19 +292,6 @@ class Redis:
 # Nodes
 
 
-def proc_status(pid):
-    out = {}
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                k, _, v = line.partition(":")
-                if k in ("VmRSS", "VmHWM"):
-                    out[k] = int(v.split()[0]) * 1024
-    except OSError:
-        pass
-    return out
-
-
 class Node:
     def __init__(self, binary, k, tmp, secret_file, cluster=CLUSTER, extra=""):
         self.binary = binary
@@ -394,7 +381,7 @@ class Node:
             return None
 
     def hwm(self):
-        return proc_status(self.proc.pid).get("VmHWM", 0)
+        return harness.proc_status(self.proc.pid).get("VmHWM", 0)
 
     def log_text(self):
         try:

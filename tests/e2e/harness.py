@@ -169,6 +169,20 @@ def free_port(kind, hosts):
     raise RuntimeError("no free port")
 
 
+def proc_status(pid):
+    """Resident memory of a process in bytes: {"VmRSS": now, "VmHWM": peak} ({} once gone)."""
+    out = {}
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                if k in ("VmRSS", "VmHWM"):
+                    out[k] = int(v.split()[0]) * 1024
+    except OSError:
+        pass
+    return out
+
+
 def rand_hash():
     return os.urandom(20)
 

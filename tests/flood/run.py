@@ -35,7 +35,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 
 import harness  # noqa: E402
 from harness import (V4, Daemon, Runner, TestFailure, UdpClient, check, eq,  # noqa: E402
-                     free_port, http_request, http_scrape, rand_hash, scrape_counts)
+                     free_port, http_request, http_scrape, proc_status, rand_hash,
+                     scrape_counts)
 
 
 def load_interop():
@@ -128,19 +129,6 @@ def flood_child(port, count, seconds):
                         time.time() - t0))
     sys.stdout.flush()
     return 0
-
-
-def proc_status(pid):
-    out = {}
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                k, _, v = line.partition(":")
-                if k in ("VmRSS", "VmHWM"):
-                    out[k] = int(v.split()[0]) * 1024
-    except OSError:
-        pass
-    return out
 
 
 def main():
