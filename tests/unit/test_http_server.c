@@ -316,6 +316,15 @@ static void client_reset(struct client *c)
 
 #define GET(path) "GET " path " HTTP/1.1\r\nHost: t\r\n\r\n"
 
+/* Send GET path on c and read the reply, whose body the echo handler makes the path. */
+static bool get_echoes(struct client *c, const char *path)
+{
+    char req[256];
+    struct resp r;
+    snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", path);
+    return client_sends(c, req) && client_response(c, &r) && body_is(&r, path);
+}
+
 /* ---- tests ---- */
 
 TEST(keep_alive_sequential)
@@ -331,9 +340,7 @@ TEST(keep_alive_sequential)
     CHECK_EQ_INT(r.status, 200);
     CHECK(body_is(&r, "/a"));
     CHECK(!r.conn_close);
-    CHECK(client_sends(&c, GET("/bb")));
-    CHECK(client_response(&c, &r));
-    CHECK(body_is(&r, "/bb"));
+    CHECK(get_echoes(&c, "/bb"));
     CHECK(wait_conns(&s, 1));
     CHECK_EQ_INT(s.last_client.family, ADDR_V4);
     CHECK(memcmp(s.last_client.ip, "\x7f\0\0\x01", 4) == 0);
@@ -589,9 +596,7 @@ TEST(idle_timeout)
         CHECK(client_response(&d, &r));
         usleep(100000);
     }
-    CHECK(client_sends(&d, GET("/still")));
-    CHECK(client_response(&d, &r));
-    CHECK(body_is(&r, "/still"));
+    CHECK(get_echoes(&d, "/still"));
     /* A head that never completes (slowloris) is closed too. */
     CHECK(client_sends(&d, "GET /never HTTP/1.1\r\n"));
     t0 = now_ms();
@@ -613,7 +618,6 @@ TEST(max_conns_refuses)
     if (!srv_start(&s, 8192, 5000, 2))
         return;
     struct client a, b, c;
-    struct resp r;
     client_open(&a, &s);
     client_open(&b, &s);
     CHECK(wait_conns(&s, 2));
@@ -622,21 +626,15 @@ TEST(max_conns_refuses)
     client_reset(&c);
     client_close(&c);
     /* The two admitted ones still work. */
-    CHECK(client_sends(&a, GET("/a")));
-    CHECK(client_response(&a, &r));
-    CHECK(body_is(&r, "/a"));
+    CHECK(get_echoes(&a, "/a"));
     client_reset(&a);
-    CHECK(client_sends(&b, GET("/b")));
-    CHECK(client_response(&b, &r));
-    CHECK(body_is(&r, "/b"));
+    CHECK(get_echoes(&b, "/b"));
     client_reset(&b);
     /* After one leaves, a new one is admitted. */
     client_close(&a);
     CHECK(wait_conns(&s, 1));
     client_open(&c, &s);
-    CHECK(client_sends(&c, GET("/c")));
-    CHECK(client_response(&c, &r));
-    CHECK(body_is(&r, "/c"));
+    CHECK(get_echoes(&c, "/c"));
     client_reset(&c);
     client_close(&c);
     client_close(&b);
@@ -654,7 +652,6 @@ TEST(header_timeout_distinct_from_idle)
     if (!started)
         return;
     struct client silent, slow;
-    struct resp r;
     client_open(&silent, &s);
     client_open(&slow, &s);
     /* A byte every 50 ms is progress the idle clock never sees; the head clock closes it. */
@@ -672,9 +669,7 @@ TEST(header_timeout_distinct_from_idle)
     client_reset(&slow);
     client_close(&slow);
     /* The silent connection is only subject to the (longer) idle timeout. */
-    CHECK(client_sends(&silent, GET("/late")));
-    CHECK(client_response(&silent, &r));
-    CHECK(body_is(&r, "/late"));
+    CHECK(get_echoes(&silent, "/late"));
     client_reset(&silent);
     client_close(&silent);
     srv_stop(&s);
@@ -694,7 +689,6 @@ TEST(per_address_cap)
         return;
     }
     struct client a, b, c;
-    struct resp r;
     client_open(&a, &s);
     client_open(&b, &s);
     CHECK(wait_conns(&s, 2));
@@ -702,16 +696,12 @@ TEST(per_address_cap)
     CHECK(client_eof(&c));
     client_reset(&c);
     client_close(&c);
-    CHECK(client_sends(&b, GET("/b")));
-    CHECK(client_response(&b, &r));
-    CHECK(body_is(&r, "/b"));
+    CHECK(get_echoes(&b, "/b"));
     client_reset(&b);
     client_close(&a);
     CHECK(wait_conns(&s, 1));
     client_open(&c, &s);
-    CHECK(client_sends(&c, GET("/c")));
-    CHECK(client_response(&c, &r));
-    CHECK(body_is(&r, "/c"));
+    CHECK(get_echoes(&c, "/c"));
     client_reset(&c);
     client_close(&c);
     client_close(&b);
@@ -763,9 +753,7 @@ TEST(pending_then_complete)
     CHECK(body_is(&r, "/after"));
     /* first + 4 calls for /pending + after */
     CHECK_EQ_INT(__atomic_load_n(&s.calls, __ATOMIC_RELAXED), 6);
-    CHECK(client_sends(&c, GET("/again")));
-    CHECK(client_response(&c, &r));
-    CHECK(body_is(&r, "/again"));
+    CHECK(get_echoes(&c, "/again"));
     client_reset(&c);
     client_close(&c);
     srv_stop(&s);
@@ -882,9 +870,7 @@ TEST(drain_closes_idle)
     client_open(&idle, &s);
     client_open(&mid, &s);
     client_open(&parked, &s);
-    CHECK(client_sends(&idle, GET("/i")));
-    CHECK(client_response(&idle, &r));
-    CHECK(body_is(&r, "/i"));
+    CHECK(get_echoes(&idle, "/i"));
     client_reset(&idle);
     CHECK(client_sends(&mid, "GET /mid HTTP/1.1\r\n"));
     CHECK(client_sends(&parked, GET("/pending")));
