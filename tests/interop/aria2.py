@@ -49,6 +49,24 @@ def dht_messages_sent(log_text):
             if re.search(r"Message sent|Failed to send|DHTMessageDispatcher.*[Ss]end", ln)]
 
 
+def download(procs, cmd, tmp, leech_dir, digest, log_path, pre):
+    """Run aria2c (cmd from aria2_cmd) to completion within LIMIT + 10 s, check its exit status
+    and the SHA-1 of payload.bin in leech_dir; returns aria2's log text."""
+    t0 = time.time()
+    with open(os.path.join(tmp, "aria2.out"), "wb") as out:
+        p = procs.start(cmd, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            rc = p.wait(LIMIT + 10)
+        except subprocess.TimeoutExpired:
+            raise TestFailure("aria2c still running after %.0f s" % (LIMIT + 10))
+    check(rc == 0, "aria2c exited with %r (0 = download complete)" % rc)
+    sys.stderr.write("interop: %saria2c finished in %.1f s\n" % (pre, time.time() - t0))
+    got = sha1_file(os.path.join(leech_dir, "payload.bin"))
+    check(got == digest, "received file SHA-1 %s, original %s" % (got, digest))
+    with open(log_path, "rb") as f:
+        return f.read().decode("utf-8", "replace")
+
+
 def run(runner, swarmd, proto):
     lt = common.import_libtorrent()
     pre = "libtorrent seeder + aria2c leecher %s: " % proto
@@ -80,19 +98,7 @@ def run(runner, swarmd, proto):
         if proto == "udp":
             dht = os.path.join(tmp, "dht.dat")  # fresh: does not exist yet
         cmd = aria2_cmd(torrent, leech_dir, ap, aria_log, dp if dht else None, dht)
-        t0 = time.time()
-        with open(os.path.join(tmp, "aria2.out"), "wb") as out:
-            p = procs.start(cmd, stdout=out, stderr=subprocess.STDOUT)
-            try:
-                rc = p.wait(LIMIT + 10)
-            except subprocess.TimeoutExpired:
-                raise TestFailure("aria2c still running after %.0f s" % (LIMIT + 10))
-        check(rc == 0, "aria2c exited with %r (0 = download complete)" % rc)
-        sys.stderr.write("interop: %saria2c finished in %.1f s\n" % (pre, time.time() - t0))
-        got = sha1_file(os.path.join(leech_dir, "payload.bin"))
-        check(got == digest, "received file SHA-1 %s, original %s" % (got, digest))
-        with open(aria_log, "rb") as f:
-            text = f.read().decode("utf-8", "replace")
+        text = download(procs, cmd, tmp, leech_dir, digest, aria_log, pre)
         want = "127.0.0.1:%d" % sp
         check(want in text, "aria2's log never mentions the seeder %s" % want)
         if proto == "udp":

@@ -146,20 +146,8 @@ def tr_seed_aria2_leech(runner, swarmd):
                         stderr=subprocess.STDOUT)
         check(wait_for(lambda: counts(d, ih)[0] == 1, 25),
               "swarmd never counted Transmission as a seeder (scrape %r)" % (counts(d, ih),))
-        t0 = time.time()
-        with open(os.path.join(tmp, "aria2.out"), "wb") as out:
-            p = procs.start(aria2.aria2_cmd(torrent, leech_dir, ap, aria_log), stdout=out,
-                            stderr=subprocess.STDOUT)
-            try:
-                rc = p.wait(LIMIT + 10)
-            except subprocess.TimeoutExpired:
-                raise TestFailure("aria2c still running after %.0f s" % (LIMIT + 10))
-        check(rc == 0, "aria2c exited with %r (0 = download complete)" % rc)
-        sys.stderr.write("interop: %saria2c finished in %.1f s\n" % (pre, time.time() - t0))
-        got = sha1_file(os.path.join(leech_dir, "payload.bin"))
-        check(got == digest, "received file SHA-1 %s, original %s" % (got, digest))
-        with open(aria_log, "rb") as f:
-            text = f.read().decode("utf-8", "replace")
+        text = aria2.download(procs, aria2.aria2_cmd(torrent, leech_dir, ap, aria_log), tmp,
+                              leech_dir, digest, aria_log, pre)
         check("127.0.0.1:%d" % tp in text, "aria2's log never mentions Transmission's address")
         check(wait_for(lambda: counts(d, ih)[1] == 1, 10),
               "scrape %r: want downloaded 1" % (counts(d, ih),))
