@@ -9,13 +9,14 @@ at 2 x R0 deltas/s into node 2's stream, which node 1 applies (R1). Reports R1/R
 nanoseconds of sync-in thread CPU per applied delta (thread "swarmd-sync-in", /proc).
 
 Part 2, lag. Three nodes (one worker each) and Redis; each node gets UDP announces of fresh
-peers (one udpload per node, every announce published) while a probe announces a new peer
-on node k over HTTP and polls node k+1 until it is returned: the end-to-end sync lag, p50 /
-p99 / max over all probes. Also the drop counters of every node (goal: none).
+peers (one udpload per node paced to $LAG_RATE/s, 20000 as item 12 names; every announce
+published) while a probe announces a new peer on node k over HTTP and polls node k+1 until
+it is returned: the end-to-end sync lag, p50 / p99 / max over all probes. Also the drop
+counters of every node (goal: none).
 
 Numbers from a shared 2-core machine are indicative only: the generator, Redis and the
 injector share one core. Environment: ROUNDS (3), DURATION (8), WARMUP (2), LAG_SECONDS (10),
-SERVER_CPU (0), GEN_CPU (1).
+LAG_RATE (20000), SERVER_CPU (0), GEN_CPU (1).
 """
 
 import hashlib
@@ -39,6 +40,7 @@ ROUNDS = int(os.environ.get("ROUNDS", "3"))
 DURATION = float(os.environ.get("DURATION", "8"))
 WARMUP = float(os.environ.get("WARMUP", "2"))
 LAG_SECONDS = float(os.environ.get("LAG_SECONDS", "10"))
+LAG_RATE = int(os.environ.get("LAG_RATE", "20000"))
 SERVER_CPU = os.environ.get("SERVER_CPU", "0")
 GEN_CPU = os.environ.get("GEN_CPU", "1")
 CLUSTER = "bench"
@@ -262,9 +264,8 @@ def lag_part(tmp):
     for i, n in enumerate(nodes):
         args = LOAD[:]
         args[args.index("--peers") + 1] = "5000000"  # fresh peers: every announce publishes
-        args[args.index("-s") + 1] = "1"
-        args[args.index("-f") + 1] = "2"
-        args += ["--seed", str(i + 1), "-d", str(LAG_SECONDS), "-w", "1"]
+        args += ["--seed", str(i + 1), "-d", str(LAG_SECONDS), "-w", "1",
+                 "--rate", str(LAG_RATE)]
         loads.append(spawn(pinned(GEN_CPU, [UDPLOAD, "-p", str(n.port)] + args + ["-q"]),
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
     samples = []

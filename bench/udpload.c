@@ -52,6 +52,7 @@ struct config {
     uint16_t port;
     unsigned threads, sockets, inflight, batch_timeout_ms;
     double duration, warmup, timeout, refresh;
+    double rate; /* requests/s over all threads; 0 = as fast as the in-flight window allows */
     uint64_t torrents, peers;
     double skew;
     unsigned w_announce, w_scrape, scrape_hashes;
@@ -118,6 +119,7 @@ struct thread {
     struct usock *socks;
     uint64_t fill_next; /* fill mode: next peer index this thread announces */
     bool fill_exhausted;
+    double tokens; /* --rate: requests this thread may still send (a 5 ms bucket) */
     bool done; /* the thread has left its loop (fill mode: everything answered) */
     char first_error[64];
 };
@@ -295,6 +297,26 @@ static bool fill_take(struct thread *t, uint64_t *p)
     return true;
 }
 
+/* The steady workload's next request (announce or scrape) into slot sl; returns its length. */
+static size_t issue_load(struct thread *t, struct usock *s, struct slot *sl, uint8_t *b,
+                         uint32_t tid)
+{
+    if (rnd_below(t, cfg.w_announce + cfg.w_scrape) < cfg.w_announce) {
+        uint64_t p = rnd_below(t, cfg.peers);
+        uint32_t ev = EV_NONE;
+        if (cfg.event_pct > 0 && (double)rnd_below(t, 1000000) < cfg.event_pct * 10000)
+            ev = 1 + (uint32_t)rnd_below(t, 3); /* completed, started or stopped */
+        sl->kind = K_ANNOUNCE;
+        sl->peer = p;
+        sl->port = port_of(p);
+        sl->numwant = cfg.numwant;
+        return build_announce(b, s->connid, tid, p, ev, cfg.numwant);
+    }
+    sl->kind = K_SCRAPE;
+    sl->nhash = (uint8_t)cfg.scrape_hashes;
+    return build_scrape(t, b, s->connid, tid, cfg.scrape_hashes);
+}
+
 /* Puts a new request into free slot i of s (or leaves it free when there is nothing to send
  * yet: no connection ID, or the fill is done). retry_peer >= 0 re-announces that peer. */
 static void issue(struct thread *t, struct usock *s, unsigned i, int64_t retry_peer,
@@ -349,20 +371,15 @@ static void issue(struct thread *t, struct usock *s, unsigned i, int64_t retry_p
         sl->port = port_of(p);
         sl->numwant = 0; /* only the insertion matters, and short replies fill faster */
         len = build_announce(b, s->connid, tid, p, EV_STARTED, 0);
-    } else if (rnd_below(t, cfg.w_announce + cfg.w_scrape) < cfg.w_announce) {
-        uint64_t p = rnd_below(t, cfg.peers);
-        uint32_t ev = EV_NONE;
-        if (cfg.event_pct > 0 && (double)rnd_below(t, 1000000) < cfg.event_pct * 10000)
-            ev = 1 + (uint32_t)rnd_below(t, 3); /* completed, started or stopped */
-        sl->kind = K_ANNOUNCE;
-        sl->peer = p;
-        sl->port = port_of(p);
-        sl->numwant = cfg.numwant;
-        len = build_announce(b, s->connid, tid, p, ev, cfg.numwant);
     } else {
-        sl->kind = K_SCRAPE;
-        sl->nhash = (uint8_t)cfg.scrape_hashes;
-        len = build_scrape(t, b, s->connid, tid, cfg.scrape_hashes);
+        if (cfg.rate > 0) {
+            if (t->tokens < 1) {
+                sl->kind = K_FREE; /* paced: the loop fills it when the bucket has refilled */
+                return;
+            }
+            t->tokens -= 1;
+        }
+        len = issue_load(t, s, sl, b, tid);
     }
     s->busy++;
     queue_send(s, i, len);
@@ -600,12 +617,23 @@ static void *thread_main(void *arg)
             issue(t, s, i, -1, 0);
         flush(t, s);
     }
-    double next_check = t->now + 0.05;
+    double next_check = t->now + 0.05, last_refill = t->now;
+    double share = cfg.rate / cfg.threads, burst = share * 0.005 > 1 ? share * 0.005 : 1;
     while (!__atomic_load_n(&stop_flag, __ATOMIC_RELAXED)) {
-        int n = epoll_wait(ep, evs, (int)cfg.sockets, 20);
+        int n = epoll_wait(ep, evs, (int)cfg.sockets, cfg.rate > 0 ? 1 : 20);
         t->now = now_s();
         for (int k = 0; k < n; k++)
             drain(t, evs[k].data.ptr);
+        if (cfg.rate > 0 && !cfg.fill) {
+            t->tokens += share * (t->now - last_refill);
+            last_refill = t->now;
+            if (t->tokens > burst)
+                t->tokens = burst;
+            for (unsigned k = 0; k < cfg.sockets && t->tokens >= 1; k++) {
+                fill_free_slots(t, &t->socks[k]);
+                flush(t, &t->socks[k]);
+            }
+        }
         if (t->now >= next_check) {
             next_check = t->now + 0.05;
             bool idle = true;
@@ -751,6 +779,8 @@ static void usage(FILE *f)
         "  --seed N          seed of the info-hashes and peer placement (1)\n"
         "  --timeout SEC     a request unanswered this long is lost and reissued (1)\n"
         "  --refresh SEC     age at which a socket gets a new connection ID (60)\n"
+        "  --rate N          send at most N requests/s in all (0 = no limit; then -T, -s\n"
+        "                    and -f must allow it)\n"
         "  --fill N M        announce N torrents x M peers once each, then stop\n"
         "                    (sets --torrents N --peers N*M; use --skew 0 for exactly M each)\n"
         "  --raw             count any datagram as a reply (trivial responders)\n"
