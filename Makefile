@@ -111,7 +111,8 @@ bench-cluster:
 
 # ---- benchmark programs (bench/run.sh): standalone load generator and trivial responders,
 # built on their own (no libswarmd) with -O2, whatever VARIANT says. ----
-BENCH_PROGS := build/bench/udpload build/bench/trivial_udp build/bench/trivial_http
+BENCH_PROGS := build/bench/udpload build/bench/trivial_udp build/bench/trivial_http \
+               build/bench/wsload
 BENCH_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -D_GNU_SOURCE -pthread
 .PHONY: bench-progs
 bench-progs: $(BENCH_PROGS)

@@ -5,7 +5,9 @@ tracker (npm bittorrent-tracker Server, WebSocket only) in the same run.
     /usr/bin/python3 bench/ws_relay.py [--swarmd build/release/swarmd]
 
 Relay throughput: PEERS (1000) WebTorrent peers in SWARMS (100) swarms on as many WebSocket
-connections (bench/ws/load.mjs, node, pinned to GEN_CPU), each keeping one announce with 5
+connections (the load generator, pinned to GEN_CPU: GEN=c, the default, is build/bench/wsload
+from bench/wsload.c, built with `make bench-progs` when missing; GEN=node is bench/ws/load.mjs,
+the same load in node, whose one thread cannot saturate swarmd), each keeping one announce with 5
 offers (~500-byte SDP each, numwant 5) in flight; the tracker relays every offer to another
 peer of the swarm. Measured over DURATION (6) s after WARMUP (2) s: offers delivered per
 second, and offers per second of the tracker's CPU time (utime+stime from /proc, all
@@ -15,7 +17,8 @@ for ROUNDS (3) rounds, each started afresh pinned to SERVER_CPU; medians are pri
 Memory per connected peer: each tracker started afresh, VmRSS read, MEM_PEERS (10000) peers
 connected and announced (10 per swarm), VmRSS again; the growth divided by MEM_PEERS.
 
-Environment: ROUNDS, PEERS, SWARMS, WARMUP, DURATION, MEM_PEERS, SERVER_CPU (0), GEN_CPU (1).
+Environment: ROUNDS, PEERS, SWARMS, WARMUP, DURATION, MEM_PEERS, SERVER_CPU (0), GEN_CPU (1),
+GEN (c or node).
 Installs the pinned npm package (bench/ws/package-lock.json, npm ci --ignore-scripts) when
 missing. Binds 127.0.0.1 only. Prints a table and the ratios swarmd / js.
 """
@@ -36,6 +39,8 @@ WSDIR = os.path.join(ROOT, "bench", "ws")
 ENV = {k: int(os.environ.get(k, v)) for k, v in [
     ("ROUNDS", 3), ("PEERS", 1000), ("SWARMS", 100), ("WARMUP", 2), ("DURATION", 6),
     ("MEM_PEERS", 10000), ("SERVER_CPU", 0), ("GEN_CPU", 1)]}
+GEN = os.environ.get("GEN", "c")
+WSLOAD = os.path.join(ROOT, "build", "bench", "wsload")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -122,12 +127,14 @@ class Tracker:
 
 
 def load(tracker, peers, swarms, relay=True):
-    """Run load.mjs; returns (rss_before_kib, rss_joined_kib, offers, announces, secs, cpu)."""
+    """Run the load generator (GEN); returns (rss_before_kib, rss_joined_kib, offers,
+    announces, secs, cpu)."""
     url = "ws://127.0.0.1:%d/announce" % tracker.port
     rss0 = rss_kib(tracker.proc.pid)
-    g = subprocess.Popen(pinned(ENV["GEN_CPU"], ["node", "load.mjs", url, str(peers),
-                                                 str(swarms), str(ENV["WARMUP"]),
-                                                 str(ENV["DURATION"])]),
+    gen = [WSLOAD] if GEN == "c" else ["node", "load.mjs"]
+    g = subprocess.Popen(pinned(ENV["GEN_CPU"], gen + [url, str(peers), str(swarms),
+                                                       str(ENV["WARMUP"]),
+                                                       str(ENV["DURATION"])]),
                          cwd=WSDIR, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, preexec_fn=more_fds)
     try:
@@ -171,14 +178,23 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--swarmd", default=os.path.join(ROOT, "build", "release", "swarmd"))
     args = ap.parse_args()
+    if GEN not in ("c", "node"):
+        say("GEN must be c or node, not %r" % GEN)
+        return 2
     if not npm_ready():
         return 0
+    if GEN == "c" and not os.access(WSLOAD, os.X_OK):
+        subprocess.run(["make", "-s", "bench-progs"], cwd=ROOT, stdin=subprocess.DEVNULL)
+        if not os.access(WSLOAD, os.X_OK):
+            say("%s missing and `make bench-progs` did not build it: skipped" % WSLOAD)
+            return 0
     more_fds()
     tmp = tempfile.mkdtemp(prefix="swarmd-wsbench-")
     kinds = ["swarmd", "js"]
     runs = {k: [] for k in kinds}
-    say("relay: %d peers in %d swarms, 5 offers per announce, %d rounds of %d s"
-        % (ENV["PEERS"], ENV["SWARMS"], ENV["ROUNDS"], ENV["DURATION"]))
+    say("relay: %d peers in %d swarms, 5 offers per announce, %d rounds of %d s, generator %s"
+        % (ENV["PEERS"], ENV["SWARMS"], ENV["ROUNDS"], ENV["DURATION"],
+           "wsload (C)" if GEN == "c" else "load.mjs (node)"))
     try:
         for r in range(ENV["ROUNDS"]):
             for k in kinds:
