@@ -849,6 +849,8 @@ static void parse_args(int argc, char **argv, long *print_hashes)
             cfg.timeout = NUM(0.01, 60);
         else if (!strcmp(o, "--refresh"))
             cfg.refresh = NUM(0.1, 86400);
+        else if (!strcmp(o, "--rate"))
+            cfg.rate = NUM(0, 1e9);
         else if (!strcmp(o, "--fill")) {
             cfg.fill = true;
             cfg.fill_torrents = (uint64_t)NUM(1, 1e9);
