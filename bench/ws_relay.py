@@ -7,12 +7,12 @@ tracker (npm bittorrent-tracker Server, WebSocket only) in the same run.
 Relay throughput: PEERS (1000) WebTorrent peers in SWARMS (100) swarms on as many WebSocket
 connections (the load generator, pinned to GEN_CPU: GEN=c, the default, is build/bench/wsload
 from bench/wsload.c, built with `make bench-progs` when missing; GEN=node is bench/ws/load.mjs,
-the same load in node, whose one thread cannot saturate swarmd), each keeping one announce with 5
-offers (~500-byte SDP each, numwant 5) in flight; the tracker relays every offer to another
+the same load in node, whose one thread cannot saturate swarmd), each keeping one announce with
+5 offers (~500-byte SDP each, numwant 5) in flight; the tracker relays every offer to another
 peer of the swarm. Measured over DURATION (6) s after WARMUP (2) s: offers delivered per
-second, and offers per second of the tracker's CPU time (utime+stime from /proc, all
-threads), which is the per-core figure. The trackers alternate (swarmd, js, swarmd, js, ...)
-for ROUNDS (3) rounds, each started afresh pinned to SERVER_CPU; medians are printed.
+second, and offers per second of the tracker's CPU time (utime+stime from /proc, all threads),
+which is the per-core figure. The trackers alternate (swarmd, js, swarmd, js, ...) for ROUNDS
+(3) rounds, each started afresh pinned to SERVER_CPU; medians are printed.
 
 Memory per connected peer: each tracker started afresh, VmRSS read, MEM_PEERS (10000) peers
 connected and announced (10 per swarm), VmRSS again; the growth divided by MEM_PEERS.

@@ -599,7 +599,8 @@ static void on_handshake(struct peer *p, unsigned i)
         const char *eol = memchr(line, '\r', (size_t)(r + hlen - line));
         if (!eol)
             break;
-        if ((size_t)(eol - line) > sizeof name - 1 && strncasecmp(line, name, sizeof name - 1) == 0) {
+        if ((size_t)(eol - line) > sizeof name - 1 &&
+            strncasecmp(line, name, sizeof name - 1) == 0) {
             const char *v = line + sizeof name - 1, *ve = eol;
             while (v < ve && (*v == ' ' || *v == '\t'))
                 v++;
