@@ -314,6 +314,12 @@ static enum store_refusal cap_new_peer(store_t *s, const struct shard *sh,
     return STORE_OK;
 }
 
+/* A new peer for t, or a new torrent when t is NULL: what a cap says to it. */
+static enum store_refusal cap_check(store_t *s, const struct shard *sh, const struct torrent *t)
+{
+    return t ? cap_new_peer(s, sh, t) : cap_new_torrent(s);
+}
+
 /* Seconds since peer i of its family last had an accepted announce. */
 static uint32_t peer_age(const struct torrent *t, bool v6, uint32_t i, uint32_t now)
 {
@@ -649,7 +655,7 @@ bool store_ws_update(store_t *s, const struct store_ws_in *in, enum store_refusa
     shard_hold(sh);
     struct torrent *t = table_find(&sh->tb, h, in->info_hash);
     if (join) {
-        *refused = t ? cap_new_peer(s, sh, t) : cap_new_torrent(s);
+        *refused = cap_check(s, sh, t);
         if (*refused != STORE_OK) {
             shard_release(s, sh);
             return true;
@@ -827,7 +833,7 @@ void store_shard_prefetch(const store_t *s, unsigned si, uint64_t h, int stage)
 
 enum store_refusal store_cap_check(store_t *s, unsigned si, const struct torrent *t)
 {
-    return t ? cap_new_peer(s, &s->shards[si], t) : cap_new_torrent(s);
+    return cap_check(s, &s->shards[si], t);
 }
 
 bool store_torrent_useless(store_t *s, unsigned si, const struct torrent *t)
