@@ -831,6 +831,40 @@ void store_shard_prefetch(const store_t *s, unsigned si, uint64_t h, int stage)
         __builtin_prefetch(&slots[table_home(cap, h)], 0);
 }
 
+/* The peer block of the torrent with hash h. Finding it reads the table, which another
+ * thread may be resizing (and freeing), so this takes the shard's lock: cheap here, as its
+ * line and the slot's are already on their way. A freed block is fine: prefetch never
+ * faults. */
+static void prefetch_peers(store_t *s, unsigned si, uint64_t h, const uint8_t *info_hash)
+{
+    struct shard *sh = &s->shards[si];
+    pthread_mutex_lock(&sh->lock);
+    const struct torrent *t = table_find(&sh->tb, h, info_hash);
+    if (t && t->kind == TORRENT_BLOCK) {
+        __builtin_prefetch(t->u.blk, 0);
+        __builtin_prefetch(t->u.blk + 64, 0);
+    }
+    pthread_mutex_unlock(&sh->lock);
+}
+
+void store_prefetch(store_t *s, const uint8_t *const *info_hashes, unsigned n)
+{
+    uint64_t h[STORE_PREFETCH_MAX];
+    unsigned si[STORE_PREFETCH_MAX];
+    if (n > STORE_PREFETCH_MAX)
+        n = STORE_PREFETCH_MAX;
+    /* A pass per level: every shard's header line is on its way before the first table
+     * pointer is read from one, every table slot before the first is read for its block. */
+    for (unsigned i = 0; i < n; i++) {
+        si[i] = store_shard_of(s, info_hashes[i], &h[i]);
+        store_shard_prefetch(s, si[i], h[i], 0);
+    }
+    for (unsigned i = 0; i < n; i++)
+        store_shard_prefetch(s, si[i], h[i], 1);
+    for (unsigned i = 0; i < n; i++)
+        prefetch_peers(s, si[i], h[i], info_hashes[i]);
+}
+
 enum store_refusal store_cap_check(store_t *s, unsigned si, const struct torrent *t)
 {
     return cap_check(s, &s->shards[si], t);
