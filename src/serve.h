@@ -17,5 +17,7 @@ enum http_action serve_http(void *ctx, const struct http_request *req,
 
 size_t serve_udp(void *ctx, const struct peer_addr *src, const uint8_t *pkt, size_t len,
                  uint8_t *out, size_t cap);
+/* The udp_server prepare hook: prefetches the swarms a batch of datagrams names. */
+void serve_udp_prepare(void *ctx, const uint8_t *const *pkts, const size_t *lens, unsigned n);
 
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "proto/udp.h"
+#include "util/bytes.h"
 #include "tracker.h"
 
 static size_t send_error(struct tracker_worker *w, uint8_t *out, size_t cap, size_t req_len,
@@ -38,6 +39,27 @@ static size_t do_announce(struct tracker_worker *w, const struct udp_request *r,
                                          rep.counts.leechers, rep.counts.seeders);
     memcpy(out + off, peers, n * each);
     return off + n * each;
+}
+
+/* Each announce's swarm, and each scrape's first, is a cache miss or two in the store (its
+ * shard, its table slot: random addresses). Asking for all of a batch's lines before the
+ * first request is answered overlaps those waits instead of paying them one by one. Only a
+ * peek at fixed offsets: serve_udp still parses and checks everything. */
+void serve_udp_prepare(void *ctx, const uint8_t *const *pkts, const size_t *lens, unsigned n)
+{
+    struct tracker_worker *w = ctx;
+    const uint8_t *hashes[STORE_PREFETCH_MAX];
+    unsigned k = 0;
+    for (unsigned i = 0; i < n && k < STORE_PREFETCH_MAX; i++) {
+        if (lens[i] < UDP_SCRAPE_MIN_LEN)
+            continue;
+        uint32_t action = be_get32(pkts[i] + 8);
+        if ((action == UDP_ACTION_ANNOUNCE && lens[i] >= UDP_ANNOUNCE_LEN) ||
+            action == UDP_ACTION_SCRAPE)
+            hashes[k++] = pkts[i] + 16; /* after connection id, action, transaction id */
+    }
+    if (k > 1) /* one request alone has nothing to overlap its misses with */
+        tracker_prefetch(w, hashes, k);
 }
 
 size_t serve_udp(void *ctx, const struct peer_addr *src, const uint8_t *pkt, size_t len,

@@ -152,6 +152,11 @@ const char *tracker_announce(struct tracker_worker *w, const struct announce_req
     return NULL;
 }
 
+void tracker_prefetch(struct tracker_worker *w, const uint8_t *const *info_hashes, unsigned n)
+{
+    store_prefetch(w->t->store, info_hashes, n);
+}
+
 void tracker_scrape(struct tracker_worker *w, const struct scrape_req *req,
                     struct swarm_counts *counts)
 {

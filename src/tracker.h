@@ -84,4 +84,8 @@ bool tracker_allowed(struct tracker_worker *w, const uint8_t *info_hash);
 void tracker_scrape(struct tracker_worker *w, const struct scrape_req *req,
                     struct swarm_counts *counts);
 
+/* Before a batch of requests for these swarms (n <= STORE_PREFETCH_MAX): start loading
+ * their store entries into the cache. A hint only; answers do not depend on it. */
+void tracker_prefetch(struct tracker_worker *w, const uint8_t *const *info_hashes, unsigned n);
+
 #endif

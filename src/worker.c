@@ -172,6 +172,7 @@ struct worker *worker_start(struct tracker *t, unsigned id, const struct worker_
             worker_free(w);
             return NULL;
         }
+        udp_server_set_prepare(w->udp[w->n_udp], serve_udp_prepare);
         w->n_udp++;
     }
     for (unsigned i = 0; i < socks->n_tcp; i++) {

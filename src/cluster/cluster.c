@@ -15,7 +15,9 @@
 #include <unistd.h>
 
 #include "cluster/cluster_internal.h"
+#include "util/clock.h"
 #include "util/log.h"
+#include "util/log_limit.h"
 #include "util/rng.h"
 
 #define RING_CAPACITY 16384
@@ -39,8 +41,13 @@ uint64_t cluster_wall_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* Seconds between two "engine down" lines: a flapping engine (up, refused, up ...) would
+ * otherwise log a pair per reconnect. */
+#define DOWN_LOG_PERIOD 10
+
 void cluster_set_up(struct cluster *c, int *which, bool up, const char *why)
 {
+    static struct log_limit down_limit = LOG_LIMIT_INIT;
     pthread_mutex_lock(&c->up_lock);
     __atomic_store_n(which, up, __ATOMIC_RELAXED);
     bool all = c->out_up && c->in_up;
@@ -48,8 +55,18 @@ void cluster_set_up(struct cluster *c, int *which, bool up, const char *why)
         log_info("cluster: engine up");
         c->logged_up = 1;
     } else if (!all && !up && c->logged_up != 0) {
-        log_warn("cluster: engine down: %s", why ? why : "unknown");
-        c->logged_up = 0;
+        /* logged_up changes only when the line is written: after a suppressed "down" the
+         * next "up" is not logged either, and a lasting outage is logged at the next failed
+         * reconnect after the period (with the count of what was left out). */
+        uint32_t n;
+        if (log_limit_allow(&down_limit, clock_now(), DOWN_LOG_PERIOD, &n)) {
+            if (n)
+                log_warn("cluster: engine down: %s (%u flaps not logged)",
+                         why ? why : "unknown", n);
+            else
+                log_warn("cluster: engine down: %s", why ? why : "unknown");
+            c->logged_up = 0;
+        }
     }
     pthread_mutex_unlock(&c->up_lock);
 }

@@ -22,6 +22,7 @@ struct udp_server {
     loop_t *loop;
     struct loop_watch watch;
     udp_handler_fn fn;
+    udp_batch_fn prepare; /* may be NULL */
     void *ctx;
     bool drained; /* udp_server_drain: no longer watched */
     uint8_t rx[UDP_BATCH][UDP_SERVER_MAX_DATAGRAM];
@@ -68,6 +69,15 @@ static void on_readable(struct udp_server *s)
             continue;
         if (n <= 0)
             return; /* EAGAIN, or an error the next readiness report will show again */
+        if (s->prepare) {
+            const uint8_t *pkts[UDP_BATCH];
+            size_t lens[UDP_BATCH];
+            for (int i = 0; i < n; i++) {
+                pkts[i] = s->rx[i];
+                lens[i] = s->rx_msgs[i].msg_len;
+            }
+            s->prepare(s->ctx, pkts, lens, (unsigned)n);
+        }
         unsigned out = 0;
         for (int i = 0; i < n; i++) {
             struct msghdr *h = &s->rx_msgs[i].msg_hdr;
@@ -124,6 +134,11 @@ static void on_event(loop_t *loop, struct loop_watch *w, int events)
     (void)loop;
     if (events & LOOP_READ)
         on_readable(w->data);
+}
+
+void udp_server_set_prepare(struct udp_server *s, udp_batch_fn prepare)
+{
+    s->prepare = prepare;
 }
 
 struct udp_server *udp_server_new(loop_t *loop, int fd, udp_handler_fn fn, void *ctx)

@@ -314,6 +314,12 @@ static enum store_refusal cap_new_peer(store_t *s, const struct shard *sh,
     return STORE_OK;
 }
 
+/* A new peer for t, or a new torrent when t is NULL: what a cap says to it. */
+static enum store_refusal cap_check(store_t *s, const struct shard *sh, const struct torrent *t)
+{
+    return t ? cap_new_peer(s, sh, t) : cap_new_torrent(s);
+}
+
 /* Seconds since peer i of its family last had an accepted announce. */
 static uint32_t peer_age(const struct torrent *t, bool v6, uint32_t i, uint32_t now)
 {
@@ -649,7 +655,7 @@ bool store_ws_update(store_t *s, const struct store_ws_in *in, enum store_refusa
     shard_hold(sh);
     struct torrent *t = table_find(&sh->tb, h, in->info_hash);
     if (join) {
-        *refused = t ? cap_new_peer(s, sh, t) : cap_new_torrent(s);
+        *refused = cap_check(s, sh, t);
         if (*refused != STORE_OK) {
             shard_release(s, sh);
             return true;
@@ -825,9 +831,43 @@ void store_shard_prefetch(const store_t *s, unsigned si, uint64_t h, int stage)
         __builtin_prefetch(&slots[table_home(cap, h)], 0);
 }
 
+/* The peer block of the torrent with hash h. Finding it reads the table, which another
+ * thread may be resizing (and freeing), so this takes the shard's lock: cheap here, as its
+ * line and the slot's are already on their way. A freed block is fine: prefetch never
+ * faults. */
+static void prefetch_peers(store_t *s, unsigned si, uint64_t h, const uint8_t *info_hash)
+{
+    struct shard *sh = &s->shards[si];
+    pthread_mutex_lock(&sh->lock);
+    const struct torrent *t = table_find(&sh->tb, h, info_hash);
+    if (t && t->kind == TORRENT_BLOCK) {
+        __builtin_prefetch(t->u.blk, 0);
+        __builtin_prefetch(t->u.blk + 64, 0);
+    }
+    pthread_mutex_unlock(&sh->lock);
+}
+
+void store_prefetch(store_t *s, const uint8_t *const *info_hashes, unsigned n)
+{
+    uint64_t h[STORE_PREFETCH_MAX];
+    unsigned si[STORE_PREFETCH_MAX];
+    if (n > STORE_PREFETCH_MAX)
+        n = STORE_PREFETCH_MAX;
+    /* A pass per level: every shard's header line is on its way before the first table
+     * pointer is read from one, every table slot before the first is read for its block. */
+    for (unsigned i = 0; i < n; i++) {
+        si[i] = store_shard_of(s, info_hashes[i], &h[i]);
+        store_shard_prefetch(s, si[i], h[i], 0);
+    }
+    for (unsigned i = 0; i < n; i++)
+        store_shard_prefetch(s, si[i], h[i], 1);
+    for (unsigned i = 0; i < n; i++)
+        prefetch_peers(s, si[i], h[i], info_hashes[i]);
+}
+
 enum store_refusal store_cap_check(store_t *s, unsigned si, const struct torrent *t)
 {
-    return t ? cap_new_peer(s, &s->shards[si], t) : cap_new_torrent(s);
+    return cap_check(s, &s->shards[si], t);
 }
 
 bool store_torrent_useless(store_t *s, unsigned si, const struct torrent *t)

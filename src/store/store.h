@@ -125,6 +125,12 @@ bool store_ws_update(store_t *s, const struct store_ws_in *in, enum store_refusa
 /* Counts of one torrent; false (counts zeroed) when unknown. */
 bool store_scrape(store_t *s, const uint8_t *info_hash, struct swarm_counts *out);
 
+/* A hint before a batch of requests for these n info-hashes (n <= STORE_PREFETCH_MAX): starts
+ * loading their shards', table slots' and peer vectors' cache lines, so the announces and
+ * scrapes that follow find them there. Changes nothing; takes each shard lock briefly. */
+#define STORE_PREFETCH_MAX 64
+void store_prefetch(store_t *s, const uint8_t *const *info_hashes, unsigned n);
+
 /* Incremental expiry: visit the next `nshards` shards (round-robin cursor), drop peers older
  * than peer_timeout, free empty torrents (those with completed > 0 after torrent_keep).
  * Called from one housekeeping thread. Returns the number of shards in the table. */

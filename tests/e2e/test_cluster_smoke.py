@@ -189,6 +189,26 @@ def run(runner, swarmd):
         check("cluster: engine down" in a.stderr_text(), "engine down logged")
     T("Redis restarted empty: nodes serve meanwhile and sync again", redis_restart, 30)
 
+    def flapping_engine_logs_little():
+        # Redis drops the nodes' connections every 150 ms for 3 s: each reconnect is an
+        # up/down flap, but "engine down" is logged at most once per 10 s.
+        before = a.stderr_text().count("cluster: engine down")
+        killed = 0
+        with socket.create_connection((V4, redis.port), timeout=5) as ctl:
+            me = ctl.makefile("rb")
+            for _ in range(20):
+                ctl.sendall(b"CLIENT KILL TYPE normal SKIPME yes\r\n")
+                line = me.readline()
+                check(line.startswith(b":"), "CLIENT KILL reply %r" % line)
+                killed += int(line[1:])
+                time.sleep(0.15)
+        check(killed >= 20, "only %d connections killed: the nodes did not reconnect" % killed)
+        wait_for("engine up on A after the flaps",
+                 lambda: metric(metrics(a), "swarmd_cluster_engine_up") == 1.0, 5.0)
+        logged = a.stderr_text().count("cluster: engine down") - before
+        check(logged <= 1, "%d 'engine down' lines for %d dropped connections" % (logged, killed))
+    T("a flapping engine is logged at most once per 10 s", flapping_engine_logs_little, 20)
+
     def restart_resumes():
         # Node 2 with a state file, snapshots every second: after kill -9 and a restart it
         # has the swarms of its snapshot plus what was published meanwhile, and a completed

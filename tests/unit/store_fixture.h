@@ -33,4 +33,25 @@ static inline bool fixture_consistent(store_t *s)
     return ok;
 }
 
+/* Two stores' (or one store's, before and after) totals agree: torrents, peers of each
+ * family, seeders. Prints the first that differs. */
+static inline bool fixture_same_totals(store_t *a, store_t *b_or_null,
+                                       const struct store_stats *before)
+{
+    struct store_stats x, y;
+    store_get_stats(a, &x);
+    if (b_or_null)
+        store_get_stats(b_or_null, &y);
+    else
+        y = *before;
+    const char *what = x.torrents != y.torrents ? "torrents"
+                       : x.peers4 != y.peers4   ? "peers4"
+                       : x.peers6 != y.peers6   ? "peers6"
+                       : x.seeders != y.seeders ? "seeders"
+                                                : NULL;
+    if (what)
+        fprintf(stderr, "  totals differ in %s\n", what);
+    return what == NULL;
+}
+
 #endif

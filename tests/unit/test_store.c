@@ -780,6 +780,96 @@ TEST(threads)
     store_free(s);
 }
 
+/* store_prefetch is a hint: whatever it is given (known and unknown swarms, more than
+ * STORE_PREFETCH_MAX), counts, members and invariants stay as they were. */
+TEST(prefetch_changes_nothing)
+{
+    store_t *s = mk(100, 0, 2);
+    uint8_t h[80][20];
+    const uint8_t *hs[80];
+    struct reply r;
+    for (unsigned i = 0; i < 80; i++) {
+        hash_of(h[i], i);
+        hs[i] = h[i];
+        /* 0 peers (never announced), 1 (inline), 3 (a block), 3 v4 + 1 v6 */
+        for (unsigned p = 0; p < (i % 4 == 0 ? 0 : i % 4 == 1 ? 1 : 3); p++)
+            CHECK(ann(s, h[i], v4(i, (uint16_t)(p + 1)), p == 0, EVENT_NONE, 10, 0, false, &r));
+        if (i % 4 == 3)
+            CHECK(ann(s, h[i], v6(i, 9), false, EVENT_NONE, 10, 0, false, &r));
+    }
+    struct store_stats before;
+    store_get_stats(s, &before);
+    store_prefetch(s, hs, 80);
+    store_prefetch(s, hs + 7, 1);
+    CHECK(fixture_same_totals(s, NULL, &before));
+    for (unsigned i = 0; i < 80; i++) {
+        struct swarm_counts c;
+        bool known = store_scrape(s, h[i], &c);
+        CHECK_EQ_INT(known, i % 4 != 0);
+        CHECK_EQ_INT(c.seeders + c.leechers, i % 4 == 0 ? 0 : i % 4 == 1 ? 1 : i % 4 == 2 ? 3 : 4);
+    }
+    CHECK(fixture_consistent(s));
+    store_free(s);
+}
+
+struct prefetcher_arg {
+    store_t *s;
+    int *stop;
+    unsigned rounds;
+};
+
+static void *prefetcher(void *p)
+{
+    struct prefetcher_arg *a = p;
+    uint8_t h[64][20];
+    const uint8_t *hs[64];
+    for (unsigned i = 0; i < 64; i++) {
+        hash_of(h[i], i * 37);
+        hs[i] = h[i];
+    }
+    while (!__atomic_load_n(a->stop, __ATOMIC_RELAXED)) {
+        store_prefetch(a->s, hs, 64);
+        a->rounds++;
+    }
+    return NULL;
+}
+
+/* Prefetching while another thread grows and shrinks the same tables (2 shards: every
+ * insert or removal may move a table): under the sanitizer build a read of a freed table
+ * or block would be reported. */
+TEST(prefetch_while_tables_move)
+{
+    store_t *s = mk(100, 0, 1);
+    int stop = 0;
+    struct prefetcher_arg a = {s, &stop, 0};
+    pthread_t th;
+    struct reply r;
+    uint8_t h[20];
+    CHECK(pthread_create(&th, NULL, prefetcher, &a) == 0);
+    for (unsigned round = 0; round < 20; round++) {
+        for (unsigned i = 0; i < 3000; i++) {
+            hash_of(h, i);
+            for (unsigned p = 0; p < 1 + i % 3; p++)
+                CHECK(ann(s, h, v4(i, (uint16_t)(p + 1)), false, EVENT_NONE, 10, 0, false, &r));
+        }
+        for (unsigned i = 0; i < 3000; i++) {
+            hash_of(h, i);
+            for (unsigned p = 0; p < 1 + i % 3; p++)
+                CHECK(ann(s, h, v4(i, (uint16_t)(p + 1)), false, EVENT_STOPPED, 10, 0, false,
+                          &r));
+        }
+        expire_all(s, 11); /* frees the emptied torrents: tables shrink */
+    }
+    __atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+    pthread_join(th, NULL);
+    CHECK(a.rounds > 0);
+    struct store_stats st;
+    store_get_stats(s, &st);
+    CHECK_EQ_INT(st.torrents, 0);
+    CHECK(fixture_consistent(s));
+    store_free(s);
+}
+
 int main(void)
 {
     RUN(counts_and_events);
@@ -798,5 +888,8 @@ int main(void)
     RUN(big_tables);
     RUN(stats);
     RUN(threads);
+    RUN(prefetch_changes_nothing);
+    RUN(prefetch_while_tables_move);
     return CHECK_DONE();
 }
+

@@ -27,7 +27,20 @@ struct usrv {
     int stop;  /* atomic */
     int calls; /* atomic */
     struct peer_addr last_src;
+    /* The prepare hook (loop thread only; read after the thread is joined): datagrams
+     * announced to it, those the handler has not seen yet, and handler calls without one. */
+    int prepared, pending, unannounced;
 };
+
+static void prepare(void *ctx, const uint8_t *const *pkts, const size_t *lens, unsigned n)
+{
+    struct usrv *s = ctx;
+    for (unsigned i = 0; i < n; i++)
+        if (pkts[i] && lens[i] > 0) {
+            s->prepared++;
+            s->pending++;
+        }
+}
 
 /* Reply "R" + the datagram; datagrams starting with 'x' get no reply. */
 static size_t echo(void *ctx, const struct peer_addr *src, const uint8_t *pkt, size_t len,
@@ -36,6 +49,10 @@ static size_t echo(void *ctx, const struct peer_addr *src, const uint8_t *pkt, s
     struct usrv *s = ctx;
     __atomic_fetch_add(&s->calls, 1, __ATOMIC_RELAXED);
     s->last_src = *src;
+    if (s->pending > 0)
+        s->pending--;
+    else
+        s->unannounced++;
     if (len > 0 && pkt[0] == 'x')
         return 0;
     if (len + 1 > cap)
@@ -74,6 +91,7 @@ static bool usrv_start(struct usrv *s, const char *ip)
     s->loop = loop_new(4);
     s->udp = udp_server_new(s->loop, s->fd, echo, s);
     CHECK(s->udp != NULL);
+    udp_server_set_prepare(s->udp, prepare);
     loop_set_tick(s->loop, 5, usrv_tick, s);
     CHECK(pthread_create(&s->thread, NULL, usrv_main, s) == 0);
     return true;
@@ -157,6 +175,12 @@ TEST(echo_bursts_v4)
     close(fd);
     usrv_stop(&s);
     CHECK_EQ_INT(s.calls, total);
+#ifdef __linux__
+    /* Each recvmmsg batch went to the prepare hook before the handler saw any of it. */
+    CHECK_EQ_INT(s.prepared, total);
+    CHECK_EQ_INT(s.pending, 0);
+    CHECK_EQ_INT(s.unannounced, 0);
+#endif
     CHECK_EQ_INT(s.last_src.family, ADDR_V4);
     CHECK(memcmp(s.last_src.ip, "\x7f\0\0\x01", 4) == 0);
     CHECK_EQ_INT(s.last_src.port, mine.port);
