@@ -118,7 +118,10 @@ BENCH_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -D_GNU_SOURCE -pthread
 bench-progs: $(BENCH_PROGS)
 $(BENCH_PROGS): build/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BENCH_CFLAGS) -o $@ $< -lm
+	$(CC) $(BENCH_CFLAGS) -Isrc -o $@ $< $(BENCH_SRCS_$*) -lm
+# The WebSocket generator checks the handshake with swarmd's own pure SHA-1 and base64.
+BENCH_SRCS_wsload := src/util/sha1.c src/util/base64.c
+build/bench/wsload: $(BENCH_SRCS_wsload)
 # ---- end of benchmark programs ----
 
 FUZZ_SECONDS ?= 600

@@ -43,6 +43,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/base64.h"
+#include "util/sha1.h"
+
 #define BATCH 100               /* connections opened at a time (as load.mjs) */
 #define OFFERS 5                /* offers per relay announce */
 #define RBUF_INIT 16384         /* a turn's relayed offers (~5 x 700 B) fit in one read */
@@ -147,95 +150,16 @@ static void rnd_bytes(uint8_t *p, size_t n)
     }
 }
 
-/* ---- SHA-1 (FIPS 180-4) and base64, for Sec-WebSocket-Accept ---- */
+/* ---- Sec-WebSocket-Accept: swarmd's own SHA-1 and base64 (src/util, pure, linked in) ---- */
 
-static uint32_t rol32(uint32_t x, unsigned n) { return (x << n) | (x >> (32 - n)); }
-
-static void sha1_block(uint32_t h[5], const uint8_t *p)
+static void sha1(const void *data, size_t len, uint8_t out[SHA1_LEN])
 {
-    uint32_t w[80];
-    for (int i = 0; i < 16; i++)
-        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
-               (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
-    for (int i = 16; i < 80; i++)
-        w[i] = rol32(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
-    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
-    for (int i = 0; i < 80; i++) {
-        uint32_t f, k;
-        if (i < 20) {
-            f = (b & c) | (~b & d);
-            k = 0x5A827999;
-        } else if (i < 40) {
-            f = b ^ c ^ d;
-            k = 0x6ED9EBA1;
-        } else if (i < 60) {
-            f = (b & c) | (b & d) | (c & d);
-            k = 0x8F1BBCDC;
-        } else {
-            f = b ^ c ^ d;
-            k = 0xCA62C1D6;
-        }
-        uint32_t t = rol32(a, 5) + f + e + k + w[i];
-        e = d;
-        d = c;
-        c = rol32(b, 30);
-        b = a;
-        a = t;
-    }
-    h[0] += a;
-    h[1] += b;
-    h[2] += c;
-    h[3] += d;
-    h[4] += e;
-}
-
-static void sha1(const void *data, size_t len, uint8_t out[20])
-{
-    uint32_t h[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0};
-    const uint8_t *p = data;
-    size_t left = len;
-    for (; left >= 64; left -= 64, p += 64)
-        sha1_block(h, p);
-    uint8_t tail[128] = {0};
-    memcpy(tail, p, left);
-    tail[left] = 0x80;
-    size_t tlen = left < 56 ? 64 : 128;
-    uint64_t bits = (uint64_t)len * 8;
-    for (int i = 0; i < 8; i++)
-        tail[tlen - 1 - i] = (uint8_t)(bits >> (8 * i));
-    for (size_t off = 0; off < tlen; off += 64)
-        sha1_block(h, tail + off);
-    for (int i = 0; i < 5; i++)
-        for (int j = 0; j < 4; j++)
-            out[4 * i + j] = (uint8_t)(h[i] >> (24 - 8 * j));
+    sha1_digest(data, len, out);
 }
 
 static void base64(const uint8_t *in, size_t n, char *out)
 {
-    static const char tab[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t i = 0;
-    for (; i + 3 <= n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-        *out++ = tab[v >> 18];
-        *out++ = tab[(v >> 12) & 63];
-        *out++ = tab[(v >> 6) & 63];
-        *out++ = tab[v & 63];
-    }
-    if (n - i == 1) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        *out++ = tab[v >> 18];
-        *out++ = tab[(v >> 12) & 63];
-        *out++ = '=';
-        *out++ = '=';
-    } else if (n - i == 2) {
-        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
-        *out++ = tab[v >> 18];
-        *out++ = tab[(v >> 12) & 63];
-        *out++ = tab[(v >> 6) & 63];
-        *out++ = '=';
-    }
-    *out = '\0';
+    base64_encode(in, n, out);
 }
 
 /* Self-test on the RFC 6455 section 1.3 example, so a broken SHA-1 fails loudly here rather
