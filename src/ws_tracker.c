@@ -617,16 +617,21 @@ static void relay_offers(struct ws_tracker *ws, struct ws_member *self, const st
     struct ws_conn *targets[WS_MAX_OFFERS];
     for (unsigned j = 0; j < nc; j++)
         targets[j] = sw->members[chosen[j]]->conn;
-    uint8_t hash[INFO_HASH_LEN];
-    memcpy(hash, sw->hash, INFO_HASH_LEN);
+    /* What every relayed offer of this announce starts with, escaped once: up to 6 bytes
+     * per escaped byte of the two binary strings, and the fixed text. */
+    uint8_t head_mem[64 + 2 * (2 + 6 * INFO_HASH_LEN)];
+    struct buf head;
+    buf_init(&head, head_mem, sizeof head_mem);
+    buf_puts(&head, "{\"action\":\"announce\",\"info_hash\":");
+    ws_json_put_bytes(&head, sw->hash, INFO_HASH_LEN);
+    buf_puts(&head, ",\"peer_id\":");
+    ws_json_put_bytes(&head, m->peer_id, PEER_ID_LEN);
+    buf_puts(&head, ",\"offer_id\":");
     for (unsigned j = 0; j < nc; j++) {
         const struct ws_offer *o = &m->offers[j];
         struct buf b = reply_buf(ws);
-        buf_puts(&b, "{\"action\":\"announce\",\"info_hash\":");
-        ws_json_put_bytes(&b, hash, INFO_HASH_LEN);
-        buf_puts(&b, ",\"peer_id\":");
-        ws_json_put_bytes(&b, m->peer_id, PEER_ID_LEN);
-        buf_puts(&b, ",\"offer_id\":");
+        buf_put(&b, head.data, head.len);
+        b.overflow |= head.overflow;
         buf_put(&b, o->offer_id.p, o->offer_id.len);
         buf_puts(&b, ",\"offer\":");
         buf_put(&b, o->offer.p, o->offer.len);
