@@ -14,6 +14,7 @@ What is here:
 
 import os
 import random
+import re
 import signal
 import socket
 import struct
@@ -611,6 +612,13 @@ def http_request(daemon, target, host=V4, version="1.1", headers=(), method="GET
         return c.read_response()
     finally:
         c.close()
+
+
+def worker_events(daemon, counter):
+    """A per-worker counter of /metrics (swarmd_worker_events_total{counter=...}), summed."""
+    text = http_request(daemon, "/metrics").body.decode()
+    pat = r'^swarmd_worker_events_total\{worker="\d+",counter="%s"\} (\d+)$' % re.escape(counter)
+    return sum(int(v) for v in re.findall(pat, text, re.M))
 
 
 def announce_params(info_hash, port, peer_id=None, left=1000, uploaded=0, downloaded=0,

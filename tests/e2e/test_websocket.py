@@ -11,7 +11,8 @@ import struct
 import time
 
 from harness import (HAVE_V6, V4, V6, Daemon, Skip, check, eq, http_announce, http_request,
-                     http_scrape, peers_of, rand_hash, rand_peer_id, scrape_counts)
+                     http_scrape, peers_of, rand_hash, rand_peer_id, scrape_counts,
+                     worker_events)
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -325,13 +326,18 @@ def run(runner, swarmd):
         eq(m["info_hash"], s20(h), "info_hash")
         b.nothing()  # no reply to an answer
         c.nothing()
-        # unknown target: dropped
+        relayed = worker_events(d, "ws_answer_relayed")
+        dropped = worker_events(d, "ws_answer_dropped")
+        check(relayed >= 1, "ws_answer_relayed %d after a forwarded answer" % relayed)
+        # unknown target: dropped, and counted
         b.send_json({"action": "announce", "info_hash": s20(h), "peer_id": s20(bpid),
                      "to_peer_id": s20(rand_peer_id()), "offer_id": "x" * 20,
                      "answer": {"type": "answer", "sdp": ""}})
         for s in (a, b, c):
             s.nothing()
-    T("answers forwarded to to_peer_id only; unknown targets dropped", answers)
+        eq(worker_events(d, "ws_answer_dropped"), dropped + 1, "ws_answer_dropped after one")
+        eq(worker_events(d, "ws_answer_relayed"), relayed, "ws_answer_relayed unchanged")
+    T("answers forwarded to to_peer_id only; unknown targets dropped and counted", answers)
 
     # ---- stopped, close, scrape ---------------------------------------------------------------
     def stopped_and_close():

@@ -244,3 +244,52 @@ def run(runner, swarmd):
 
     runner.context = None
     d.stop_and_check(runner, "ws shared: capped daemon exits 0")
+
+    # ---- access lists and a disabled full scrape -------------------------------------------
+    tmp = tempfile.mkdtemp(prefix="swarmd-ws-acl-")
+    listed, other = rand_hash(), rand_hash()
+    wl = os.path.join(tmp, "whitelist")
+    with open(wl, "w") as f:
+        f.write(listed.hex() + "\n")
+    d = Daemon(swarmd, config_text="access.whitelist %s\ntracker.fullscrape off\n" % wl).start()
+    runner.context = d.context
+
+    def whitelist():
+        w = ws(d)
+        announce(w, other, rand_peer_id())
+        r = w.recv_json()
+        eq(r.get("failure reason"), "torrent not allowed", "announce of an unlisted torrent")
+        eq(r.get("action"), "announce", "the failure names its action")
+        w2, _ = join(d, listed)
+        eq(counts(d, listed), (0, 0, 1), "the listed torrent has its WebSocket peer")
+        eq(counts(d, other), (0, 0, 0), "the unlisted torrent has none")
+        w2.send_json({"action": "scrape", "info_hash": [s20(listed), s20(other)]})
+        r = w2.recv_json()
+        eq(sorted(r["files"]), [s20(listed)], "a scrape omits the unlisted torrent")
+        w2.send_json({"action": "scrape"})
+        r = w2.recv_json()
+        eq((r.get("action"), r.get("failure reason")), ("scrape", "full scrape disabled"),
+           "scrape without info_hash when tracker.fullscrape is off")
+    T("access.whitelist and tracker.fullscrape off apply to WebSocket announces and scrapes",
+      whitelist)
+    runner.context = None
+    d.stop_and_check(runner, "ws shared: whitelist daemon exits 0")
+
+    bl = os.path.join(tmp, "blacklist")
+    with open(bl, "w") as f:
+        f.write(other.hex() + "\n")
+    d = Daemon(swarmd, config_text="access.blacklist %s\n" % bl).start()
+    runner.context = d.context
+
+    def blacklist():
+        w = ws(d)
+        announce(w, other, rand_peer_id())
+        eq(w.recv_json().get("failure reason"), "torrent not allowed", "blacklisted announce")
+        join(d, listed)
+        eq(counts(d, listed), (0, 0, 1), "an unlisted torrent is served")
+    T("access.blacklist applies to WebSocket announces", blacklist)
+    runner.context = None
+    d.stop_and_check(runner, "ws shared: blacklist daemon exits 0")
+    for f in os.listdir(tmp):
+        os.unlink(os.path.join(tmp, f))
+    os.rmdir(tmp)

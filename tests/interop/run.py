@@ -42,8 +42,9 @@ def main():
     ap.add_argument("--swarmd", required=True)
     ap.add_argument("--suite", action="append", choices=SUITES)
     ap.add_argument("--serial", action="store_true")
-    ap.add_argument("--deadline", type=int, default=420,
-                    help="seconds before a still-running suite is killed")
+    ap.add_argument("--deadline", type=int, default=300,
+                    help="seconds before a still-running suite is killed (the whole interop "
+                    "part must take under 5 minutes; it takes about 80 s)")
     args = ap.parse_args()
     swarmd = os.path.abspath(args.swarmd)
     names = [s for s in SUITES if not args.suite or s in args.suite]
