@@ -50,6 +50,7 @@ done
 for r in build/asan/fuzz/replay_*; do
     [ -x "$r" ] && suite "fuzz replay ${r##*/}" replay "$r"
 done
+suite "standalone build (HIREDIS=0)" sh tests/standalone_build.sh
 suite "interop (check)" $PY tests/interop/run.py --swarmd build/check/swarmd
 suite "flood (check)" $PY tests/flood/run.py --swarmd build/check/swarmd
 suite "cluster (check)" $PY tests/cluster/run.py --swarmd build/check/swarmd
