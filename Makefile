@@ -41,13 +41,17 @@ LIBS := -lz
 # hiredis (cluster mode only) is optional: found by a test compile (works with or without
 # pkg-config), or forced off with HIREDIS=0. Without it swarmd builds standalone and a
 # cluster.engine setting is a start-up error.
-HIREDIS ?= $(shell printf '\043include <hiredis/hiredis.h>\nint main(void){redisContext *c = redisConnectFd(0); return c == 0;}\n' | \
-	$(CC) -x c - -o /dev/null -lhiredis >/dev/null 2>&1 && echo 1 || echo 0)
+# Missing, it is installed (as root, with apt-get) by mk/find_hiredis.sh, once per make run.
+ifeq ($(origin HIREDIS),undefined)
+HIREDIS := $(shell CC="$(CC)" sh mk/find_hiredis.sh)
+export HIREDIS # sub-makes (make test, make bench) reuse the answer
+ifneq ($(HIREDIS),1)
+$(info hiredis not found: building without cluster mode (apt-get install libhiredis-dev as root, then rebuild))
+endif
+endif
 ifeq ($(HIREDIS),1)
 ALL_CFLAGS += -DSWARMD_HAVE_HIREDIS=1
 LIBS += -lhiredis
-else ifeq ($(origin HIREDIS),file)
-$(info hiredis not found: building without cluster mode (apt-get install libhiredis-dev; make test installs it))
 endif
 
 LIB_SRC := $(filter-out src/main.c src/net/loop_%.c,$(wildcard src/*.c src/*/*.c)) \
