@@ -98,8 +98,20 @@ bench: deps
 	$(MAKE) VARIANT=release all
 	$(MAKE) bench-progs
 	@sh bench/run.sh
+	@$(MAKE) --no-print-directory bench-statefile
 	@/usr/bin/python3 bench/ws_relay.py
 	@/usr/bin/python3 bench/cluster_bench.py
+
+# State file (issue 7): snapshot and restore time and bytes per peer, 1M peers in 100k
+# torrents, written to the working folder and removed.
+.PHONY: bench-statefile
+bench-statefile:
+	$(MAKE) VARIANT=release all
+	@mkdir -p build/bench
+	$(CC) -std=gnu11 -O2 -D_GNU_SOURCE -pthread -Isrc bench/statefile_bench.c \
+		build/release/libswarmd.a $(LIBS) -o build/bench/statefile_bench
+	@echo "State file, 1M IPv4 peers in 100k torrents:"
+	@build/bench/statefile_bench 100000 10
 
 # Cluster mode (issue 9 item 12): overhead of applying remote deltas, sync lag (needs
 # redis-server and a build with hiredis; prints a table, skips without them).

@@ -6,7 +6,8 @@
  * seeder, every torrent with a small completed count), saves it with persist_save (encode,
  * write, fsync, rename, fsync the folder), restores it into a fresh store with
  * persist_restore, checks that the counts match, and prints the times and bytes per peer.
- * FILE defaults to ./statefile_bench.state (removed at the end). Build:
+ * FILE defaults to ./statefile_bench.state (removed at the end). `make bench-statefile`
+ * (part of `make bench`) builds and runs it at 100k x 10; by hand:
  *   make VARIANT=release build/release/libswarmd.a
  *   gcc -std=gnu11 -O2 -D_GNU_SOURCE -pthread -Isrc bench/statefile_bench.c \
  *       build/release/libswarmd.a -lz -o statefile_bench */

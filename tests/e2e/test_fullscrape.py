@@ -3,8 +3,8 @@
 import gzip
 import time
 
-from harness import (Daemon, HttpConn, TestFailure, check, decode_ok, eq, http_announce,
-                     http_get_bytes, http_request, rand_hash, scrape_counts)
+from harness import (HAVE_V6, V6, Daemon, HttpConn, Skip, TestFailure, check, decode_ok, eq,
+                     http_announce, http_get_bytes, http_request, rand_hash, scrape_counts)
 
 
 def run(runner, swarmd):
@@ -57,6 +57,18 @@ def run(runner, swarmd):
         if "plain" in state:
             eq(raw, state["plain"], "gunzipped body equals the plain full scrape")
     T("full scrape with Accept-Encoding: gzip is gzip and equal", gz)
+
+    def over_v6():
+        if not HAVE_V6:
+            raise Skip("no ::1 on this host")
+        plain6 = http_request(d, "/scrape", host=V6)
+        check(plain6.header("content-encoding") is None, "plain full scrape over ::1 encoded")
+        gz6 = http_request(d, "/scrape", host=V6, headers=["Accept-Encoding: gzip"])
+        eq((gz6.header("content-encoding") or "").lower(), "gzip", "Content-Encoding over ::1")
+        eq(gzip.decompress(gz6.body), plain6.body, "gunzipped equals plain over ::1")
+        if "plain" in state:
+            eq(plain6.body, state["plain"], "the full scrape over ::1 equals the one over IPv4")
+    T("full scrape over ::1, plain and gzip, same as over IPv4", over_v6)
 
     def gz_q0():
         resp = http_request(d, "/scrape", headers=["Accept-Encoding: gzip;q=0"])
