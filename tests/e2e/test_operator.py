@@ -2,6 +2,7 @@
 
 import os
 import pwd
+import re
 import shutil
 import signal
 import subprocess
@@ -306,6 +307,95 @@ def run(runner, swarmd):
             dd.kill()
     T("contrib/swarmd.conf starts swarmd unchanged; SIGTERM exits 0 within 1 s",
       sample_config)
+
+    def help_keys():
+        """(key, default or None) for every config key `swarmd --help` lists."""
+        p = subprocess.run([swarmd, "--help"], stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=5)
+        eq(p.returncode, 0, "--help exit status")
+        lines = p.stdout.decode().splitlines()
+        start = [i for i, l in enumerate(lines) if l.startswith("Config file keys")]
+        eq(len(start), 1, "one 'Config file keys' heading in --help")
+        keys = []
+        for line in lines[start[0] + 1:]:
+            if not line.strip():
+                break  # the section ends at the first blank line
+            m = re.match(r"  ([a-z_]+(?:\.[a-z_]+)+)(?: |$)", line)
+            check(m is not None, "unparsed --help key line %r" % line)
+            d = re.search(r"\[([^\];]*)(?:;[^\]]*)?\]\s*$", line)
+            keys.append((m.group(1), d.group(1) if d else None))
+        check(len(keys) >= 40, "only %d keys parsed from --help" % len(keys))
+        return keys
+
+    def sample_documents_every_key():
+        with open(os.path.join(top, "contrib", "swarmd.conf")) as f:
+            sample = f.read()
+        # "key value" or "#key value": the value of each key's first line, and if commented.
+        seen = {}
+        for m in re.finditer(r"^(#?)([a-z_]+(?:\.[a-z_]+)+)(?:[ \t]+(\S+))?", sample, re.M):
+            seen.setdefault(m.group(2), (m.group(1) == "#", m.group(3)))
+        keys = help_keys()
+        missing = [k for k, _ in keys if k not in seen]
+        eq(missing, [], "keys of --help absent from contrib/swarmd.conf")
+        # An active line must repeat the default, or the sample would change behaviour.
+        for k, default in keys:
+            commented, value = seen[k]
+            if not commented:
+                check(default is not None, "%s is set in the sample but has no default" % k)
+                eq(value, default, "active sample value of %s vs --help default" % k)
+        known = {k for k, _ in keys}
+        unknown = [k for k in seen if k not in known]
+        eq(unknown, [], "keys in contrib/swarmd.conf that --help does not list")
+    T("contrib/swarmd.conf documents every key --help lists (active lines = defaults)",
+      sample_documents_every_key)
+
+    def unit_low_port_and_state_dir():
+        with open(os.path.join(top, "contrib", "swarmd.service")) as f:
+            unit = f.read()
+        lines = unit.splitlines()
+        for line in ("StateDirectory=swarmd", "DynamicUser=yes", "CapabilityBoundingSet=",
+                     "#CapabilityBoundingSet=CAP_NET_BIND_SERVICE",
+                     "#AmbientCapabilities=CAP_NET_BIND_SERVICE"):
+            check(line in lines, "unit lacks the line %r" % line)
+        check("tracker.statefile /var/lib/swarmd/" in unit, "unit does not show the state file")
+        if not shutil.which("systemd-analyze"):
+            raise Skip("no systemd-analyze")
+        # The low-port variant: what an operator gets by uncommenting the two lines, with
+        # ExecStart pointing at a binary that exists so `verify` judges the unit itself.
+        low = re.sub(r"^#(CapabilityBoundingSet=CAP_NET_BIND_SERVICE|"
+                     r"AmbientCapabilities=CAP_NET_BIND_SERVICE)$", r"\1", unit, flags=re.M)
+        low = re.sub(r"^ExecStart=\S+", "ExecStart=" + swarmd, low, flags=re.M)
+        d = tempfile.mkdtemp(prefix="swarmd-e2e-unit-", dir=tmp)
+        variants = {"default": unit, "lowport": low}
+        marks = {}
+        for name, text in variants.items():
+            os.mkdir(os.path.join(d, name))
+            path = os.path.join(d, name, "swarmd.service")
+            with open(path, "w") as f:
+                f.write(text)
+            p = subprocess.run(["systemd-analyze", "security", "--offline=true", "--no-pager",
+                                path], stdin=subprocess.DEVNULL, capture_output=True,
+                               timeout=10)
+            out = p.stdout.decode("utf-8", "replace")
+            m = {}
+            for key in ("CapabilityBoundingSet=~CAP_NET_(BIND_SERVICE", "AmbientCapabilities="):
+                hit = [l for l in out.splitlines() if key in l]
+                eq(len(hit), 1, "%s: lines about %s in systemd-analyze security" % (name, key))
+                m[key] = hit[0].lstrip()[:1]
+            marks[name] = m
+        eq(set(marks["default"].values()), {"\u2713"},
+           "default unit: no bind capability in bounding or ambient set")
+        eq(set(marks["lowport"].values()), {"\u2717"},
+           "low-port unit: CAP_NET_BIND_SERVICE in both the bounding and the ambient set")
+        p = subprocess.run(["systemd-analyze", "verify", os.path.join(d, "lowport",
+                                                                      "swarmd.service")],
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=10)
+        # Only the uninstalled man page (Documentation=man:swarmd(8)) may be reported.
+        other = [l for l in p.stderr.decode("utf-8", "replace").splitlines()
+                 if l.strip() and "man swarmd(8)" not in l]
+        eq(other, [], "systemd-analyze verify complaints")
+    T("contrib/swarmd.service: low ports need both capability lines; StateDirectory",
+      unit_low_port_and_state_dir)
 
     def man_page():
         if not shutil.which("man"):
