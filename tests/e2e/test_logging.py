@@ -1,7 +1,11 @@
 """Logging: a cap hit is logged once per minute however often it happens; -q keeps only
-warnings; log.syslog on starts (lines still go to stderr)."""
+warnings; -v adds debugging detail (each periodic state-file save); log.syslog on starts
+(lines still go to stderr)."""
 
+import os
+import shutil
 import socket
+import tempfile
 import time
 
 from harness import V4, Daemon, check, eq
@@ -46,3 +50,28 @@ def run(runner, swarmd):
 
     d.stop_and_check(runner, "logging: daemon exits 0 on SIGTERM")
     runner.context = None
+
+    # -v: debug lines, e.g. "state saved" after each periodic snapshot; without it, none.
+    tmp = tempfile.mkdtemp(prefix="swarmd-logging-")
+    try:
+        for verbose in (True, False):
+            conf = ("tracker.statefile %s\ntracker.snapshot_interval 1\n"
+                    % os.path.join(tmp, "state-%d" % verbose))
+            v = Daemon(swarmd, ["-t", "1"] + (["-v"] if verbose else []),
+                       config_text=conf).start()
+            runner.context = v.context
+
+            def saves(v=v, verbose=verbose):
+                time.sleep(2.5)  # two periodic snapshots
+                n = v.stderr_text().count("state saved:")
+                if verbose:
+                    check(n >= 1, "-v logged no 'state saved' line:\n" + v.stderr_text())
+                else:
+                    eq(n, 0, "'state saved' lines without -v")
+            T("-v logs debugging detail (state saves)" if verbose else
+              "without -v no debugging detail", saves)
+            v.stop_and_check(runner, "logging: %s daemon exits 0"
+                             % ("-v" if verbose else "default"))
+            runner.context = None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
