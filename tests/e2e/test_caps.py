@@ -115,6 +115,13 @@ def run(runner, swarmd):
         h = hashes[0]  # holds 7001 and 7002 now
         text = failure_of(http_request(d, announce_target(h, 7003)), "3rd peer")
         eq(text, "torrent full: too many peers", "failure reason")
+        u = UdpClient(d)
+        try:
+            eq(udp_error(u, h, 7004), "torrent full: too many peers", "UDP error message")
+            # A known peer announcing over UDP is still served.
+            eq(u.announce(h, 7002)["leechers"], 2, "UDP announce of a known peer")
+        finally:
+            u.close()
         # Known peers still announce and get each other; other torrents take new peers.
         r = http_announce(d, h, 7001)
         eq(peers_of(r), [(V4, 7002)], "peers of a known peer in a full torrent")
