@@ -96,6 +96,14 @@ def run(runner, swarmd):
         for port in (7001, 7002, 7003):
             check(("127.0.0.1", port) in got, "peer %d returned after restart: %r"
                   % (port, sorted(got)))
+        # The leecher that was there before the restart gets the seeders from its next
+        # announce, and is still one peer.
+        got = set(peers_of(http_announce(d, h1, 7003, left=400, numwant=50)))
+        for port in (7001, 7002):
+            check(("127.0.0.1", port) in got, "seeder %d for the old leecher: %r"
+                  % (port, sorted(got)))
+        eq(scrape_counts(http_scrape(d, [h1]), h1)[2], scrape_counts(before, h1)[2] + 1,
+           "leechers after the old leecher re-announced (itself and the new one)")
         check("state restored" in d.stderr_text(), "restore logged")
         stop(d)
         # Restart again: nothing doubles.
