@@ -248,11 +248,17 @@ def run(runner, swarmd):
     # ---- access lists and a disabled full scrape -------------------------------------------
     tmp = tempfile.mkdtemp(prefix="swarmd-ws-acl-")
     listed, other = rand_hash(), rand_hash()
-    wl = os.path.join(tmp, "whitelist")
-    with open(wl, "w") as f:
-        f.write(listed.hex() + "\n")
-    d = Daemon(swarmd, config_text="access.whitelist %s\ntracker.fullscrape off\n" % wl).start()
-    runner.context = d.context
+
+    def list_daemon(kind, h, extra=""):
+        """A daemon with access.<kind> holding the one hash h."""
+        path = os.path.join(tmp, kind)
+        with open(path, "w") as f:
+            f.write(h.hex() + "\n")
+        daemon = Daemon(swarmd, config_text="access.%s %s\n%s" % (kind, path, extra)).start()
+        runner.context = daemon.context
+        return daemon
+
+    d = list_daemon("whitelist", listed, "tracker.fullscrape off\n")
 
     def whitelist():
         w = ws(d)
@@ -275,11 +281,7 @@ def run(runner, swarmd):
     runner.context = None
     d.stop_and_check(runner, "ws shared: whitelist daemon exits 0")
 
-    bl = os.path.join(tmp, "blacklist")
-    with open(bl, "w") as f:
-        f.write(other.hex() + "\n")
-    d = Daemon(swarmd, config_text="access.blacklist %s\n" % bl).start()
-    runner.context = d.context
+    d = list_daemon("blacklist", other)
 
     def blacklist():
         w = ws(d)
