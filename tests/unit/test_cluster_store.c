@@ -22,31 +22,18 @@ static store_t *mk(uint64_t max_torrents, uint32_t max_peers)
 
 static void hash_of(uint8_t h[20], unsigned i)
 {
-    memset(h, 0x5c, 20);
-    memcpy(h, &i, sizeof i);
+    fixture_hash(h, i, 0x5c);
 }
 
+/* 10.0.0.last and 2001::last */
 static struct peer_addr v4(uint8_t last, uint16_t port)
 {
-    struct peer_addr a;
-    memset(&a, 0, sizeof a);
-    a.family = ADDR_V4;
-    a.ip[0] = 10;
-    a.ip[3] = last;
-    a.port = port;
-    return a;
+    return fixture_v4(0x0a000000u | last, port);
 }
 
 static struct peer_addr v6(uint8_t last, uint16_t port)
 {
-    struct peer_addr a;
-    memset(&a, 0, sizeof a);
-    a.family = ADDR_V6;
-    a.ip[0] = 0x20;
-    a.ip[1] = 0x01;
-    a.ip[15] = last;
-    a.port = port;
-    return a;
+    return fixture_v6(last, port);
 }
 
 /* One local announce; returns out (publish etc.). */

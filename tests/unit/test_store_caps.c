@@ -25,21 +25,13 @@ static store_t *mk(uint64_t max_torrents, uint32_t max_peers, uint64_t max_bytes
 
 static void hash_of(uint8_t h[20], unsigned i)
 {
-    memset(h, 0x3c, 20);
-    memcpy(h, &i, sizeof i);
+    fixture_hash(h, i, 0x3c);
 }
 
+/* Peer n of the tests: 10.x.y.z. */
 static struct peer_addr peer(uint32_t n, uint16_t port)
 {
-    struct peer_addr a;
-    memset(&a, 0, sizeof a);
-    a.family = ADDR_V4;
-    a.ip[0] = 10;
-    a.ip[1] = (uint8_t)(n >> 16);
-    a.ip[2] = (uint8_t)(n >> 8);
-    a.ip[3] = (uint8_t)n;
-    a.port = port;
-    return a;
+    return fixture_v4(0x0a000000u | n, port);
 }
 
 static struct store_announce_out ann_full(store_t *s, unsigned h, uint32_t p,

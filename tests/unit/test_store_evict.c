@@ -30,24 +30,16 @@ static void hash_in_shard0(store_t *s, unsigned n, uint8_t h[20])
 {
     uint64_t hv;
     for (uint32_t i = 0;; i++) {
-        memset(h, 0x5a, 20);
-        memcpy(h, &i, sizeof i);
+        fixture_hash(h, i, 0x5a);
         if (store_shard_of(s, h, &hv) == 0 && n-- == 0)
             return;
     }
 }
 
+/* Peer n of the tests: 10.x.y.z, port 6881. */
 static struct peer_addr v4(uint32_t n)
 {
-    struct peer_addr a;
-    memset(&a, 0, sizeof a);
-    a.family = ADDR_V4;
-    a.ip[0] = 10;
-    a.ip[1] = (uint8_t)(n >> 16);
-    a.ip[2] = (uint8_t)(n >> 8);
-    a.ip[3] = (uint8_t)n;
-    a.port = 6881;
-    return a;
+    return fixture_v4(0x0a000000u | n, 6881);
 }
 
 static struct store_announce_out ann(store_t *s, const uint8_t *hash, struct peer_addr p,

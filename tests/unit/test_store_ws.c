@@ -25,8 +25,7 @@ static store_t *mk(uint64_t max_torrents, uint32_t max_peers)
 static const uint8_t *hash_of(unsigned i)
 {
     static uint8_t h[8][20];
-    memset(h[i & 7], 0x5a, 20);
-    memcpy(h[i & 7], &i, sizeof i);
+    fixture_hash(h[i & 7], i, 0x5a);
     return h[i & 7];
 }
 
@@ -42,13 +41,11 @@ static enum store_refusal ws(store_t *s, unsigned h, int seeders, int leechers,
 
 static struct store_announce_out http(store_t *s, unsigned h, uint8_t host, uint32_t now)
 {
-    struct store_announce_in in = {.info_hash = hash_of(h), .event = EVENT_STARTED, .now = now,
-                                   .numwant = 50, .both_families = true, .out4 = out4,
-                                   .out6 = out6, .rng = &rng_state};
-    in.peer.family = ADDR_V4;
-    in.peer.ip[0] = 10;
-    in.peer.ip[3] = host;
-    in.peer.port = 6881;
+    struct store_announce_in in = {.info_hash = hash_of(h),
+                                   .peer = fixture_v4(0x0a000000u | host, 6881),
+                                   .event = EVENT_STARTED, .now = now, .numwant = 50,
+                                   .both_families = true, .out4 = out4, .out6 = out6,
+                                   .rng = &rng_state};
     struct store_announce_out o;
     CHECK(store_announce(s, &in, &o));
     return o;
