@@ -614,6 +614,18 @@ def http_request(daemon, target, host=V4, version="1.1", headers=(), method="GET
         c.close()
 
 
+def wait_for(cond, what, limit=3.0):
+    """Polls cond until it returns something true (returned), or fails after limit seconds."""
+    end = time.time() + limit
+    last = None
+    while time.time() < end:
+        last = cond()
+        if last:
+            return last
+        time.sleep(0.02)
+    raise TestFailure("%s: not within %.1f s (last: %r)" % (what, limit, last))
+
+
 def worker_events(daemon, counter):
     """A per-worker counter of /metrics (swarmd_worker_events_total{counter=...}), summed."""
     text = http_request(daemon, "/metrics").body.decode()

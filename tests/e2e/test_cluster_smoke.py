@@ -16,9 +16,9 @@ import subprocess
 import tempfile
 import time
 
-from harness import (HAVE_V6, V4, V6, Daemon, Skip, TestFailure, check, eq, free_port,
+from harness import (HAVE_V6, V4, V6, Daemon, Skip, check, eq, free_port,
                      http_announce, http_request, http_scrape, peers_of, rand_hash,
-                     scrape_counts, UdpClient)
+                     scrape_counts, UdpClient, wait_for)
 
 REDIS = shutil.which("redis-server")
 
@@ -66,17 +66,6 @@ def metric(text, name):
     return float(m.group(1)) if m else None
 
 
-def wait_for(what, fn, limit):
-    end = time.time() + limit
-    last = None
-    while time.time() < end:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.02)
-    raise TestFailure("%s: not within %.1f s (last: %r)" % (what, limit, last))
-
-
 def run(runner, swarmd):
     def T(name, fn, timeout=20):
         runner.run("cluster smoke: " + name, fn, timeout)
@@ -105,7 +94,7 @@ def run(runner, swarmd):
         h = rand_hash()
         t0 = time.time()
         http_announce(a, h, 7001)
-        wait_for("HTTP peer from A on B", seen_on_b(h, 7001), 1.0)
+        wait_for(seen_on_b(h, 7001), "HTTP peer from A on B", 1.0)
         check(time.time() - t0 < 1.2, "took %.2f s" % (time.time() - t0))
     T("an HTTP IPv4 announce on A is returned by B within 1 s", http_v4)
 
@@ -120,7 +109,7 @@ def run(runner, swarmd):
                 return 7002 in [p for _, p in ub.announce(h, 7003, left=0)["peers"]]
             finally:
                 ub.close()
-        wait_for("UDP peer from A on B", probe, 1.0)
+        wait_for(probe, "UDP peer from A on B", 1.0)
         ua.close()
     T("a UDP announce on A is returned over UDP by B within 1 s", udp_v4)
 
@@ -129,20 +118,20 @@ def run(runner, swarmd):
             raise Skip("no IPv6 loopback")
         h = rand_hash()
         http_announce(a, h, 7004, host=V6)
-        wait_for("IPv6 peer from A on B", seen_on_b(h, 7004, host=V6), 1.0)
+        wait_for(seen_on_b(h, 7004, host=V6), "IPv6 peer from A on B", 1.0)
     T("an IPv6 peer announced on A is returned by B within 1 s", http_v6)
 
     def stop_and_completed():
         h = rand_hash()
         http_announce(a, h, 7005)
-        wait_for("peer on B", seen_on_b(h, 7005), 1.0)
+        wait_for(seen_on_b(h, 7005), "peer on B", 1.0)
         http_announce(a, h, 7005, event="stopped")
-        wait_for("stopped peer gone from B",
-                 lambda: 7005 not in [p for _, p in peers_of(
-                     http_announce(b, h, 41000, left=0))], 1.0)
+        wait_for(lambda: 7005 not in [p for _, p in peers_of(
+                     http_announce(b, h, 41000, left=0))],
+                 "stopped peer gone from B", 1.0)
         http_announce(a, h, 7006, left=0, event="completed")
-        wait_for("completed count on B",
-                 lambda: scrape_counts(http_scrape(b, [h]), h)[1] == 1, 1.0)
+        wait_for(lambda: scrape_counts(http_scrape(b, [h]), h)[1] == 1,
+                 "completed count on B", 1.0)
         eq(scrape_counts(http_scrape(a, [h]), h)[1], 1, "completed on A")
     T("stopped removes the peer on B, completed counts once on B", stop_and_completed)
 
@@ -177,15 +166,15 @@ def run(runner, swarmd):
 
     def redis_restart():
         redis.kill()
-        wait_for("engine down on A",
-                 lambda: metric(metrics(a), "swarmd_cluster_engine_up") == 0.0, 5.0)
+        wait_for(lambda: metric(metrics(a), "swarmd_cluster_engine_up") == 0.0,
+                 "engine down on A", 5.0)
         h = rand_hash()
         http_announce(a, h, 7007)          # still answered, queued in the outage buffer
         check(metric(metrics(a), "swarmd_cluster_outage_buffer_bytes") is not None, "gauge")
         servers.append(Redis(redis.port).start())
-        wait_for("peer announced during the outage on B", seen_on_b(h, 7007), 6.0)
-        wait_for("engine up again on B",
-                 lambda: metric(metrics(b), "swarmd_cluster_engine_up") == 1.0, 5.0)
+        wait_for(seen_on_b(h, 7007), "peer announced during the outage on B", 6.0)
+        wait_for(lambda: metric(metrics(b), "swarmd_cluster_engine_up") == 1.0,
+                 "engine up again on B", 5.0)
         check("cluster: engine down" in a.stderr_text(), "engine down logged")
     T("Redis restarted empty: nodes serve meanwhile and sync again", redis_restart, 30)
 
@@ -203,8 +192,8 @@ def run(runner, swarmd):
                 killed += int(line[1:])
                 time.sleep(0.15)
         check(killed >= 20, "only %d connections killed: the nodes did not reconnect" % killed)
-        wait_for("engine up on A after the flaps",
-                 lambda: metric(metrics(a), "swarmd_cluster_engine_up") == 1.0, 5.0)
+        wait_for(lambda: metric(metrics(a), "swarmd_cluster_engine_up") == 1.0,
+                 "engine up on A after the flaps", 5.0)
         logged = a.stderr_text().count("cluster: engine down") - before
         check(logged <= 1, "%d 'engine down' lines for %d dropped connections" % (logged, killed))
     T("a flapping engine is logged at most once per 10 s", flapping_engine_logs_little, 20)
@@ -219,8 +208,8 @@ def run(runner, swarmd):
         b2 = Daemon(swarmd, ["-t", "1"], config_text=conf).start()
         h = rand_hash()
         http_announce(a, h, 7008, left=0, event="completed")
-        wait_for("completed on the new node 2",
-                 lambda: scrape_counts(http_scrape(b2, [h]), h)[1] == 1, 2.0)
+        wait_for(lambda: scrape_counts(http_scrape(b2, [h]), h)[1] == 1,
+                 "completed on the new node 2", 2.0)
         def positions_section():
             # docs/statefile.md: flags bit 0, then "...payload | u32 length | SWCL | trailer".
             try:
@@ -230,14 +219,14 @@ def run(runner, swarmd):
                 return False
             return (len(data) > 52 and data[12] & 1 and data[-24:-20] == b"SWCL" and
                     data[-28 - struct.unpack("<I", data[-28:-24])[0]:-28].startswith(b"1 "))
-        wait_for("resume positions in the state file", positions_section, 3.0)
+        wait_for(positions_section, "resume positions in the state file", 3.0)
         time.sleep(1.2)  # one more snapshot, holding the completed count
         b2.kill()
         http_announce(a, h, 7009)                 # published while node 2 is down
         b3 = Daemon(swarmd, ["-t", "1"], config_text=conf).start()
         try:
-            wait_for("peer published during the downtime on the restarted node",
-                     seen_on_b3(b3, h, 7009), 5.0)
+            wait_for(seen_on_b3(b3, h, 7009),
+                     "peer published during the downtime on the restarted node", 5.0)
             got = scrape_counts(http_scrape(b3, [h]), h)
             eq(got[1], 1, "completed after the restart (snapshot + resumed stream)")
             check(7008 in [p for _, p in peers_of(http_announce(b3, h, 42000, left=0))],

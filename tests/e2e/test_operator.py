@@ -12,7 +12,7 @@ import time
 
 from harness import (V4, Daemon, Skip, TestFailure, UdpClient, UdpError, check, eq,
                      failure_of, http_announce, http_request, http_scrape, announce_target,
-                     peers_of, rand_hash)
+                     peers_of, rand_hash, wait_for)
 
 E2E_USER = "swarmd-e2e"
 
@@ -22,15 +22,6 @@ def write_list(path, hashes, extra=""):
         f.write("# e2e access list\n" + extra)
         for h in hashes:
             f.write(h.hex() + "\n")
-
-
-def wait_for(cond, what, limit=3.0):
-    end = time.time() + limit
-    while time.time() < end:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise TestFailure("timed out waiting for " + what)
 
 
 def run(runner, swarmd):

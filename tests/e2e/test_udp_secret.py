@@ -9,11 +9,10 @@ import signal
 import struct
 import subprocess
 import tempfile
-import time
 
 import connid_ref
 from harness import (V4, V6, HAVE_V6, Daemon, Skip, TestFailure, UdpClient, check, eq,
-                     rand_hash, rand_peer_id, udp_announce_pkt)
+                     rand_hash, rand_peer_id, udp_announce_pkt, wait_for)
 
 KEY1 = bytes(range(16))
 KEY2 = bytes(range(0xa0, 0xb0))
@@ -50,15 +49,6 @@ def connect_id(d, host=V4):
         return u.connect()
     finally:
         u.close()
-
-
-def wait_for(cond, what, limit=3.0):
-    end = time.time() + limit
-    while time.time() < end:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise TestFailure("timed out waiting for " + what)
 
 
 def run(runner, swarmd):
