@@ -150,24 +150,50 @@ def mk_offers(n, tag):
              "offer_id": "%s%02d" % (tag, i) + "x" * 14} for i in range(n)]
 
 
-def run(runner, swarmd):
-    d = Daemon(swarmd).start()
-    runner.context = d.context
-    socks = []
+class WsScope:
+    """Runs tests named prefix + name and closes every WebSocket a test opened when it ends."""
 
-    def T(name, fn, timeout=20):
+    def __init__(self, runner, prefix):
+        self.runner, self.prefix, self.socks = runner, prefix, []
+
+    def test(self, name, fn, timeout=20):
         def wrapped():
             try:
                 fn()
             finally:
-                while socks:
-                    socks.pop().close()
-        runner.run("websocket: " + name, wrapped, timeout)
+                while self.socks:
+                    self.socks.pop().close()
+        self.runner.run(self.prefix + name, wrapped, timeout)
+
+    def track(self, *socks):
+        """Closes these (any object with close()) when the running test ends."""
+        self.socks.extend(socks)
+
+    def ws(self, d, **kw):
+        w = Ws(d, **kw)
+        self.track(w)
+        return w
+
+
+def wait_counts(d, h, want, what, limit=3.0):
+    """Polls d's HTTP scrape of h until it equals want; fails with the last counts."""
+    end = time.time() + limit
+    while True:
+        got = scrape_counts(http_scrape(d, [h]), h)
+        if got == want or time.time() > end:
+            eq(got, want, what)
+            return
+        time.sleep(0.05)
+
+
+def run(runner, swarmd):
+    d = Daemon(swarmd).start()
+    runner.context = d.context
+    scope = WsScope(runner, "websocket: ")
+    T = scope.test
 
     def ws(host=V4, path="/announce"):
-        w = Ws(d, host, path)
-        socks.append(w)
-        return w
+        return scope.ws(d, host=host, path=path)
 
     def joined(h, left=1000, n=1):
         out = []
@@ -179,15 +205,6 @@ def run(runner, swarmd):
             eq(r["action"], "announce", "reply action")
             out.append((w, pid))
         return out
-
-    def wait_counts(h, want, what):
-        end = time.time() + 3
-        while True:
-            got = scrape_counts(http_scrape(d, [h]), h)
-            if got == want or time.time() > end:
-                eq(got, want, what)
-                return
-            time.sleep(0.05)
 
     # ---- handshake ------------------------------------------------------------------------
     def handshake():
@@ -343,13 +360,13 @@ def run(runner, swarmd):
     def stopped_and_close():
         h = rand_hash()
         peers = joined(h, n=3)
-        wait_counts(h, (0, 0, 3), "three WebSocket leechers in the HTTP scrape")
+        wait_counts(d, h, (0, 0, 3), "three WebSocket leechers in the HTTP scrape")
         w, pid = peers[0]
         announce(w, h, pid, event="stopped", left=None)
         r = w.recv_json()
         eq((r["complete"], r["incomplete"]), (0, 2), "counts after stopped")
         peers[1][0].close()
-        wait_counts(h, (0, 0, 1), "closing a socket stops its peer")
+        wait_counts(d, h, (0, 0, 1), "closing a socket stops its peer")
         # a stopped peer gets no offers any more
         x = ws()
         announce(x, h, rand_peer_id(), offers=mk_offers(3, "st"), numwant=3)
@@ -365,10 +382,10 @@ def run(runner, swarmd):
             announce(w, h, rand_peer_id())
             w.recv_json()
         for h in hs:
-            wait_counts(h, (0, 0, 1), "joined")
+            wait_counts(d, h, (0, 0, 1), "joined")
         w.close()
         for h in hs:
-            wait_counts(h, (0, 0, 0), "close stops every swarm of the socket")
+            wait_counts(d, h, (0, 0, 0), "close stops every swarm of the socket")
     T("close is stopped for every swarm of the socket", one_socket_many_swarms)
 
     def scrape():
@@ -387,7 +404,7 @@ def run(runner, swarmd):
         r = w.recv_json()
         eq(r["files"][s20(h2)], {"complete": 0, "incomplete": 1, "downloaded": 0}, "h2")
         eq(r["files"][s20(h3)], {"complete": 0, "incomplete": 0, "downloaded": 0}, "h3")
-        wait_counts(h1, (2, 0, 2), "HTTP scrape counts WebSocket peers too")
+        wait_counts(d, h1, (2, 0, 2), "HTTP scrape counts WebSocket peers too")
         w.send_json({"action": "scrape"})
         r = w.recv_json()
         check(s20(h1) in r["files"] and s20(h2) in r["files"], "full scrape lists both")
@@ -492,7 +509,7 @@ def run(runner, swarmd):
         eq(w.recv_frame(), (10, b"b"), "second pong")
         w.expect_close(1000)
         eq(w.buf, b"", "nothing after the close frame")
-        wait_counts(h, (0, 0, 0), "a closed connection is stopped")
+        wait_counts(d, h, (0, 0, 0), "a closed connection is stopped")
     T("frames batched in one segment: replies in order, nothing after close", batched)
 
     def slow_reader():
@@ -512,7 +529,7 @@ def run(runner, swarmd):
             if r["incomplete"] == 1:
                 break
         eq(r["incomplete"], 1, "slow reader disconnected after %d offers" % i)
-        wait_counts(h, (0, 0, 1), "fast peer stays")
+        wait_counts(d, h, (0, 0, 1), "fast peer stays")
     T("a reader that falls behind is disconnected", slow_reader, timeout=40)
 
     d.stop_and_check(runner, "websocket: daemon exits 0 on SIGTERM")
@@ -525,10 +542,10 @@ def run(runner, swarmd):
 
     def caps():
         a, b = Ws(c), Ws(c)
-        socks.extend([a, b])
+        scope.track(a, b)
         try:
             x = Ws(c)
-            socks.append(x)
+            scope.track(x)
             x.send_frame(9, b"")
             x.recv_frame(1.0)
             raise AssertionError("a third connection over websocket.max_connections 2 works")
@@ -547,7 +564,7 @@ def run(runner, swarmd):
         while True:  # the closed slot is free again
             try:
                 y = Ws(c)
-                socks.append(y)
+                scope.track(y)
                 break
             except (WsClosed, ConnectionResetError, AssertionError):
                 check(time.time() < end, "no connection slot freed after a close")

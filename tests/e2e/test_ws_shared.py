@@ -13,25 +13,12 @@ import time
 
 from harness import (V4, Daemon, UdpClient, check, eq, http_announce, http_request,
                      http_scrape, peers_of, rand_hash, rand_peer_id, scrape_counts)
-from test_websocket import Ws, WsClosed, announce, mk_offers, s20
+from test_websocket import Ws, WsClosed, WsScope, announce, mk_offers, s20, wait_counts
 
 
 def run(runner, swarmd):
-    socks = []
-
-    def T(name, fn, timeout=20):
-        def wrapped():
-            try:
-                fn()
-            finally:
-                while socks:
-                    socks.pop().close()
-        runner.run("ws shared: " + name, wrapped, timeout)
-
-    def ws(d, **kw):
-        w = Ws(d, **kw)
-        socks.append(w)
-        return w
+    scope = WsScope(runner, "ws shared: ")
+    T, ws = scope.test, scope.ws
 
     def join(d, h, left=1000, event=None, **kw):
         w = ws(d, **kw)
@@ -43,15 +30,6 @@ def run(runner, swarmd):
 
     def counts(d, h):
         return scrape_counts(http_scrape(d, [h]), h)
-
-    def wait_counts(d, h, want, what, limit=3.0):
-        end = time.time() + limit
-        while True:
-            got = counts(d, h)
-            if got == want or time.time() > end:
-                eq(got, want, what)
-                return
-            time.sleep(0.05)
 
     def ws_scrape(w, h):
         w.send_json({"action": "scrape", "info_hash": s20(h)})
@@ -228,7 +206,7 @@ def run(runner, swarmd):
         a = [ws(d, src="127.0.0.2") for _ in range(3)]
         plain = socket.create_connection((V4, d.http_port), timeout=5,
                                          source_address=("127.0.0.2", 0))
-        socks.append(plain)
+        scope.track(plain)
         time.sleep(0.1)
         try:
             over = Ws(d, src="127.0.0.2", timeout=2)
