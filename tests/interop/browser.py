@@ -58,7 +58,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E40
 
 import common  # noqa: E402
 from common import V4, V6, Procs  # noqa: E402
-from harness import (HAVE_V6, Daemon, Skip, TestFailure, check, eq, http_scrape,  # noqa: E402
+from harness import (Daemon, TestFailure, check, eq, http_scrape,  # noqa: E402
                      scrape_counts)
 
 DIR = os.path.join(common.HERE, "browser")
@@ -165,10 +165,7 @@ def chromium(procs, url, tag, tmp):
 def run(runner, swarmd, host):
     name = "ws6" if host == V6 else "ws"
     pre = "browser %s: " % name
-    if host == V6 and not HAVE_V6:
-        def no_v6():
-            raise Skip("::1 not available on this machine")
-        runner.run(pre + "two Chromium WebTorrent peers over ::1", no_v6)
+    if common.v6_missing(runner, host, pre + "two Chromium WebTorrent peers over ::1"):
         return
     if not os.access(CHROMIUM, os.X_OK):
         runner.fail(pre + "chromium installed", "no %s (Debian package chromium; "

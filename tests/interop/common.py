@@ -46,6 +46,17 @@ def import_libtorrent():
         return e
 
 
+def v6_missing(runner, host, name):
+    """True (after reporting name as skipped) when host is ::1 and this machine has none."""
+    if host != V6 or harness.HAVE_V6:
+        return False
+
+    def no_v6():
+        raise harness.Skip("::1 not available on this machine")
+    runner.run(name, no_v6)
+    return True
+
+
 def url_host(host):
     return "[%s]" % host if ":" in host else host
 

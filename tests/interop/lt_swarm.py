@@ -21,7 +21,7 @@ import time
 
 import common
 from common import V4, V6, Log, SeederProcess, drain_alerts, sha1_file
-from harness import (HAVE_V6, Daemon, Skip, TestFailure, announce_target, check, decode_ok,
+from harness import (Daemon, TestFailure, announce_target, check, decode_ok,
                      eq, http_request, http_scrape, scrape_counts)
 
 DOWNLOAD_LIMIT = 60.0
@@ -45,10 +45,7 @@ def run_swarm(runner, lt, swarmd, proto, host):
     def T(tname, fn, timeout=30):
         return runner.run(pre + tname, fn, timeout)
 
-    if host == V6 and not HAVE_V6:
-        def no_v6():
-            raise Skip("::1 not available on this machine")
-        T("seeder and leecher over ::1", no_v6)
+    if common.v6_missing(runner, host, pre + "seeder and leecher over ::1"):
         return
     d = Daemon(swarmd).start()
     log = Log()

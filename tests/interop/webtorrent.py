@@ -22,7 +22,7 @@ import sys
 
 import common
 from common import V4, V6, Procs
-from harness import HAVE_V6, Daemon, Skip, TestFailure
+from harness import Daemon, TestFailure
 
 DIR = os.path.join(common.HERE, "webtorrent")
 MARKER = os.path.join(DIR, "node_modules", "bittorrent-tracker", "package.json")
@@ -31,10 +31,7 @@ MARKER = os.path.join(DIR, "node_modules", "bittorrent-tracker", "package.json")
 def run(runner, swarmd, proto, host):
     name = proto + ("6" if host == V6 else "")
     pre = "webtorrent bittorrent-tracker %s: " % name
-    if host == V6 and not HAVE_V6:
-        def no_v6():
-            raise Skip("::1 not available on this machine")
-        runner.run(pre + "two clients over ::1", no_v6)
+    if common.v6_missing(runner, host, pre + "two clients over ::1"):
         return
     err = common.npm_ci(DIR, MARKER)
     if err:
